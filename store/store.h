@@ -1,0 +1,122 @@
+#pragma once
+// signerd's durable metadata: keys and signature requests, in SQLite (WAL, synchronous=FULL, versioned migrations).
+// The only code in signerd that includes sqlite3.h.
+//
+// Writes are durable when they return: each write is queued to one writer thread that commits whatever is queued
+// in one transaction (group commit: one fsync for many writes), each write in its own SAVEPOINT so one failing
+// write does not fail its neighbours. Callers block until their write is committed (call from worker threads).
+// Reads use a small pool of read-only connections and see every write that has returned.
+//
+// Thread-safety: all member functions are safe to call concurrently.
+// Errors: kNotFound / kConflict as documented per function; kUnavailable when SQLite reports I/O or busy failures
+// (the message names the operation); kInternal for anything else. Nothing is half-written: a failed write leaves no
+// trace.
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+
+namespace signerd::store {
+
+enum class KeyStatus { kCreating, kActive, kArchived, kFailed };
+const char* to_string(KeyStatus status);  // "Creating", "Active", "Archived", "Failed"
+
+struct KeyRecord {
+  std::string id;                    // "key-…"
+  std::string scheme;                // "ECDSA" | "EdDSA"
+  std::string curve;                 // "secp256k1" | "secp256r1" | "ed25519"
+  std::string public_key;            // hex, no 0x; empty while Creating
+  std::optional<std::string> name;
+  KeyStatus status = KeyStatus::kCreating;
+  bool custodial = true;
+  std::string owner_id;              // the principal that created the key ("us-…" or "os-uid-1000")
+  std::int64_t date_created_ms = 0;  // Unix epoch milliseconds
+  std::optional<std::int64_t> date_deleted_ms;
+  std::optional<std::string> failure_reason;  // set when status is Failed
+  std::int64_t seq = 0;              // assigned by the store on insert; orders lists
+};
+
+struct SignatureRecord {
+  std::string id;                    // "sig-…"
+  std::string key_id;
+  std::string requester_user_id;
+  std::optional<std::string> requester_token_id;
+  std::string request_body;          // the request as JSON text, echoed back as requestBody
+  std::string request_digest;        // hex sha-256 of the canonical request, to compare externalId retries
+  std::string status;                // "Signed" | "Failed"
+  std::optional<std::string> reason;
+  std::optional<std::string> r, s, encoded;  // "0x…" strings as the API returns them
+  std::optional<int> recid;
+  std::optional<std::string> network;
+  std::optional<std::string> external_id;    // unique across the store when set
+  std::int64_t date_requested_ms = 0;
+  std::optional<std::int64_t> date_signed_ms;
+  std::int64_t seq = 0;              // assigned by the store on insert
+};
+
+// One page of a list, newest first. `next_cursor` is set when more items follow; pass it back as `before`.
+template <class T>
+struct Page {
+  std::vector<T> items;
+  std::optional<std::int64_t> next_cursor;
+};
+
+struct StoreOptions {
+  unsigned read_connections = 4;
+  unsigned max_batch = 512;  // writes per group commit at most
+};
+
+// Statistics for metrics and benchmarks.
+struct StoreStats {
+  std::uint64_t commits = 0;
+  std::uint64_t writes = 0;  // writes committed; writes / commits = mean batch size
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) the database file and applies pending migrations. The directory must exist.
+  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& path, StoreOptions options = {});
+  ~Store();  // drains queued writes, then closes
+
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // --- keys
+  Result<void> insert_key(const KeyRecord& key);  // kConflict when the id exists
+  Result<std::optional<KeyRecord>> get_key(std::string_view id);
+  Result<Page<KeyRecord>> list_keys(std::optional<std::int64_t> before, int limit);  // excludes Creating and Failed
+  Result<std::vector<KeyRecord>> keys_with_status(KeyStatus status);              // for start-up reconciliation
+  // Moves a key from `from` to `to` and sets the given fields (public key when activating, date_deleted when
+  // archiving, reason when failing). kNotFound when no such key; kConflict when its status is not `from`.
+  struct KeyTransition {
+    KeyStatus from;
+    KeyStatus to;
+    std::optional<std::string> public_key;
+    std::optional<std::int64_t> date_deleted_ms;
+    std::optional<std::string> failure_reason;
+  };
+  Result<KeyRecord> transition_key(std::string_view id, const KeyTransition& t);
+  Result<KeyRecord> rename_key(std::string_view id, std::optional<std::string> name);  // kNotFound
+
+  // --- signatures
+  // kConflict when external_id is already bound; the error's details then hold {"duplicate":{"id","externalId"}}.
+  Result<void> insert_signature(const SignatureRecord& sig);
+  Result<std::optional<SignatureRecord>> get_signature(std::string_view key_id, std::string_view signature_id);
+  Result<std::optional<SignatureRecord>> find_signature_by_external_id(std::string_view external_id);
+  Result<Page<SignatureRecord>> list_signatures(std::string_view key_id, std::optional<std::int64_t> before,
+                                                int limit);
+
+  StoreStats stats() const;
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace signerd::store

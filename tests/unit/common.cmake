@@ -1,0 +1,1 @@
+signerd_gtest(common_test SOURCES unit/common_test.cc LIBS signerd_common LABELS unit)

@@ -1,0 +1,87 @@
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <set>
+
+#include "common/hex.h"
+#include "common/ids.h"
+#include "common/secret.h"
+#include "common/time_format.h"
+
+namespace signerd {
+namespace {
+
+TEST(Hex, RoundTripsAndAcceptsPrefixAndUppercase) {
+  const Bytes bytes{0x00, 0x0f, 0xab, 0xff};
+  EXPECT_EQ(to_hex(bytes), "000fabff");
+  EXPECT_EQ(to_hex_0x(bytes), "0x000fabff");
+  EXPECT_EQ(from_hex("0x000FABff"), bytes);
+  EXPECT_EQ(from_hex("000fabff"), bytes);
+  EXPECT_EQ(from_hex(""), Bytes{});
+}
+
+TEST(Hex, RejectsOddLengthAndNonHex) {
+  EXPECT_FALSE(from_hex("abc"));
+  EXPECT_FALSE(from_hex("0xzz"));
+  EXPECT_FALSE(from_hex("0x0g"));
+  EXPECT_FALSE(from_hex(" 00"));
+}
+
+TEST(Base64Url, MatchesRfc4648Vectors) {
+  // RFC 4648 §10 vectors, base64url alphabet, no padding.
+  const std::pair<const char*, const char*> vectors[] = {
+      {"", ""}, {"f", "Zg"}, {"fo", "Zm8"}, {"foo", "Zm9v"}, {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"},
+      {"foobar", "Zm9vYmFy"}};
+  for (const auto& [plain, encoded] : vectors) {
+    EXPECT_EQ(base64url_encode(as_bytes(plain)), encoded);
+    const auto decoded = base64url_decode(encoded);
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(std::string(decoded->begin(), decoded->end()), plain);
+  }
+  EXPECT_EQ(base64url_encode(Bytes{0xfb, 0xff}), "-_8");
+  EXPECT_FALSE(base64url_decode("a"));
+  EXPECT_FALSE(base64url_decode("ab+c"));
+  EXPECT_FALSE(base64url_decode("Zh"));  // non-zero trailing bits
+}
+
+TEST(EntityIds, HaveDfnsShapeAndAreDistinct) {
+  const std::regex shape("^key-[a-z0-9]{5}-[a-z0-9]{5}-[a-z0-9]{14,16}$");
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    const auto id = make_entity_id("key");
+    EXPECT_TRUE(std::regex_match(id, shape)) << id;
+    EXPECT_TRUE(is_entity_id(id, "key"));
+    EXPECT_FALSE(is_entity_id(id, "sig"));
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
+}
+
+TEST(EntityIds, RejectsMalformed) {
+  EXPECT_FALSE(is_entity_id("key-", "key"));
+  EXPECT_FALSE(is_entity_id("key-abcde-abcde-ABCDEFGHIJKLMNOP", "key"));
+  EXPECT_FALSE(is_entity_id("key-abcde-abcde-abc", "key"));
+  EXPECT_FALSE(is_entity_id("key-abcde_abcde-abcdefghijklmnop", "key"));
+  EXPECT_TRUE(is_entity_id("key-abcde-abcde-abcdefghijklmn", "key"));
+}
+
+TEST(Time, FormatsIso8601WithMillis) {
+  EXPECT_EQ(format_iso8601(from_unix_millis(1681504888715)), "2023-04-14T20:41:28.715Z");
+  EXPECT_EQ(format_iso8601(from_unix_millis(0)), "1970-01-01T00:00:00.000Z");
+}
+
+TEST(Secret, ComparesInConstantTimeAndWipes) {
+  EXPECT_TRUE(secret_equals("abc", "abc"));
+  EXPECT_FALSE(secret_equals("abc", "abd"));
+  EXPECT_FALSE(secret_equals("abc", "abcd"));
+  SecretString s(std::string("hunter2"));
+  EXPECT_EQ(s.view(), "hunter2");
+  SecretString moved(std::move(s));
+  EXPECT_TRUE(s.empty());  // NOLINT(bugprone-use-after-move): the move wipes the source by contract
+  EXPECT_EQ(moved.view(), "hunter2");
+  moved.wipe();
+  EXPECT_TRUE(moved.empty());
+}
+
+}  // namespace
+}  // namespace signerd
