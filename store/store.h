@@ -114,6 +114,7 @@ class Store {
   StoreStats stats() const;
 
  private:
+  friend struct StoreTestPeer;  // store/testing.h: lets unit tests inspect the writer connection and shape batches
   struct Impl;
   explicit Store(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

@@ -1,0 +1,321 @@
+#include "api/api.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <charconv>
+#include <vector>
+
+#include "api/request_body.h"
+#include "common/time_format.h"
+
+namespace signerd::api {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::size_t kMaxNameBytes = 256;
+constexpr std::size_t kMaxExternalIdBytes = 256;
+constexpr std::size_t kMaxNetworkBytes = 64;
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> parts;
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
+      continue;
+    }
+    const auto slash = path.find('/');
+    parts.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash);
+  }
+  return parts;
+}
+
+std::string iso(std::int64_t ms) { return format_iso8601(from_unix_millis(ms)); }
+
+json::object key_json(const store::KeyRecord& k) {
+  json::object o{{"id", k.id},
+                 {"scheme", k.scheme},
+                 {"curve", k.curve},
+                 {"publicKey", k.public_key},
+                 {"status", store::to_string(k.status)},
+                 {"custodial", k.custodial},
+                 {"dateCreated", iso(k.date_created_ms)},
+                 {"store", {{"kind", "Hsm"}, {"keyId", k.id}}},
+                 {"wallets", json::array{}}};
+  if (k.name) o["name"] = *k.name;
+  if (k.date_deleted_ms) o["dateDeleted"] = iso(*k.date_deleted_ms);
+  return o;
+}
+
+json::object signature_json(const store::SignatureRecord& s) {
+  json::object requester{{"userId", s.requester_user_id}};
+  if (s.requester_token_id) requester["tokenId"] = *s.requester_token_id;
+  boost::system::error_code ec;
+  json::value request_body = json::parse(s.request_body, ec);
+  json::object o{{"id", s.id},
+                 {"keyId", s.key_id},
+                 {"requester", std::move(requester)},
+                 {"requestBody", ec ? json::value(json::object{}) : std::move(request_body)},
+                 {"status", s.status},
+                 {"dateRequested", iso(s.date_requested_ms)}};
+  if (s.r && s.s) {
+    json::object sig{{"r", *s.r}, {"s", *s.s}};
+    if (s.recid) sig["recid"] = *s.recid;
+    if (s.encoded) sig["encoded"] = *s.encoded;
+    o["signature"] = std::move(sig);
+  }
+  if (s.reason) o["reason"] = *s.reason;
+  if (s.network) o["network"] = *s.network;
+  if (s.external_id) o["externalId"] = *s.external_id;
+  if (s.date_signed_ms) o["dateSigned"] = iso(*s.date_signed_ms);
+  return o;
+}
+
+std::string page_token(std::int64_t cursor) { return base64url_encode(as_bytes(std::to_string(cursor))); }
+
+struct PageParams {
+  std::optional<std::int64_t> before;
+  int limit = 0;
+};
+
+Result<PageParams> page_params(const Query& q, const ApiOptions& options) {
+  PageParams p;
+  p.limit = static_cast<int>(options.default_page_size);
+  if (auto limit = q.get("limit")) {
+    int v = 0;
+    const auto [end, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), v);
+    if (ec != std::errc{} || end != limit->data() + limit->size() || v < 1 ||
+        v > static_cast<int>(options.max_page_size)) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "limit must be an integer from 1 to " + std::to_string(options.max_page_size));
+    }
+    p.limit = v;
+  }
+  if (auto token = q.get("paginationToken"); token && !token->empty()) {
+    auto raw = base64url_decode(*token);
+    std::int64_t v = 0;
+    bool ok = raw && !raw->empty() && raw->size() <= 20;
+    if (ok) {
+      const char* b = reinterpret_cast<const char*>(raw->data());
+      const auto [end, ec] = std::from_chars(b, b + raw->size(), v);
+      ok = ec == std::errc{} && end == b + raw->size() && v > 0;
+    }
+    if (!ok) return fail(ErrorCode::kInvalidArgument, "paginationToken is not valid");
+    p.before = v;
+  }
+  return p;
+}
+
+template <class T, class F>
+json::object page_json(const store::Page<T>& page, F&& encode) {
+  json::array items;
+  items.reserve(page.items.size());
+  for (const auto& item : page.items) items.push_back(encode(item));
+  json::object o{{"items", std::move(items)}};
+  if (page.next_cursor) o["nextPageToken"] = page_token(*page.next_cursor);
+  return o;
+}
+
+Result<std::optional<std::string>> bounded(Result<std::optional<std::string>> v, std::string_view field,
+                                           std::size_t max) {
+  if (v && *v && (v->value().empty() || v->value().size() > max)) {
+    return fail(ErrorCode::kInvalidArgument,
+                "field '" + std::string(field) + "' must be 1 to " + std::to_string(max) + " characters");
+  }
+  return v;
+}
+
+// --- handlers: each returns the JSON to send with 200, or an error.
+
+Result<json::value> create_key(core::KeyService& keys, const core::Principal& who, std::string_view body) {
+  auto obj = parse_object(body);
+  if (!obj) return std::unexpected(obj.error());
+  BodyFields f(*obj);
+  if (auto r = f.only({"scheme", "curve", "name", "masterKey", "deriveFrom", "storeId", "delegateTo",
+                       "delayDelegation"});
+      !r) {
+    return std::unexpected(r.error());
+  }
+  auto scheme = f.required_string("scheme");
+  if (!scheme) return std::unexpected(scheme.error());
+  auto curve = f.required_string("curve");
+  if (!curve) return std::unexpected(curve.error());
+  auto name = bounded(f.optional_string("name"), "name", kMaxNameBytes);
+  if (!name) return std::unexpected(name.error());
+  for (const char* unsupported : {"deriveFrom", "storeId", "delegateTo"}) {
+    if (f.has(unsupported)) {
+      return fail(ErrorCode::kInvalidArgument, std::string("field '") + unsupported + "' is not supported yet");
+    }
+  }
+  for (const char* flag : {"masterKey", "delayDelegation"}) {
+    auto v = f.optional_bool(flag);
+    if (!v) return std::unexpected(v.error());
+    if (v->value_or(false)) {
+      return fail(ErrorCode::kInvalidArgument, std::string("field '") + flag + "' = true is not supported yet");
+    }
+  }
+  auto key = keys.create_key(who, {*scheme, *curve, *name});
+  if (!key) return std::unexpected(key.error());
+  return key_json(*key);
+}
+
+Result<json::value> rename_key(core::KeyService& keys, std::string_view key_id, std::string_view body) {
+  auto obj = parse_object(body);
+  if (!obj) return std::unexpected(obj.error());
+  BodyFields f(*obj);
+  if (auto r = f.only({"name"}); !r) return std::unexpected(r.error());
+  bool present = false;
+  auto name = bounded(f.nullable_string("name", present), "name", kMaxNameBytes);
+  if (!name) return std::unexpected(name.error());
+  if (!present) return fail(ErrorCode::kInvalidArgument, "field 'name' is required (a string, or null to clear it)");
+  auto key = keys.rename_key(key_id, *name);
+  if (!key) return std::unexpected(key.error());
+  return key_json(*key);
+}
+
+Result<json::value> archive_key(core::KeyService& keys, std::string_view key_id, std::string_view body) {
+  auto obj = parse_object(body, /*empty_ok=*/true);  // the Dfns SDK sends "{}" on DELETE
+  if (!obj) return std::unexpected(obj.error());
+  if (auto r = BodyFields(*obj).only({}); !r) return std::unexpected(r.error());
+  auto key = keys.archive_key(key_id);
+  if (!key) return std::unexpected(key.error());
+  return key_json(*key);
+}
+
+Result<core::SignatureRequest> decode_signature_request(std::string_view body) {
+  auto obj = parse_object(body);
+  if (!obj) return std::unexpected(obj.error());
+  BodyFields f(*obj);
+  auto kind = f.required_string("kind");
+  if (!kind) return std::unexpected(kind.error());
+  core::SignatureRequest req;
+  std::string_view payload_field;
+  if (*kind == "Hash") {
+    req.kind = core::SignatureKind::kHash;
+    payload_field = "hash";
+  } else if (*kind == "Message") {
+    req.kind = core::SignatureKind::kMessage;
+    payload_field = "message";
+  } else {
+    return fail(ErrorCode::kInvalidArgument,
+                "signature kind '" + *kind + "' is not supported; supported kinds: Hash, Message");
+  }
+  if (auto r = f.only({"kind", payload_field, "network", "blockchainKind", "externalId"}); !r) {
+    return std::unexpected(r.error());
+  }
+  auto payload_hex = f.required_string(payload_field);
+  if (!payload_hex) return std::unexpected(payload_hex.error());
+  auto payload = from_hex(*payload_hex);
+  if (!payload) {
+    return fail(ErrorCode::kInvalidArgument, "field '" + std::string(payload_field) + "' must be hex");
+  }
+  req.payload = std::move(*payload);
+  auto network = bounded(f.optional_string("network"), "network", kMaxNetworkBytes);
+  if (!network) return std::unexpected(network.error());
+  auto blockchain_kind = bounded(f.optional_string("blockchainKind"), "blockchainKind", kMaxNetworkBytes);
+  if (!blockchain_kind) return std::unexpected(blockchain_kind.error());
+  auto external_id = bounded(f.optional_string("externalId"), "externalId", kMaxExternalIdBytes);
+  if (!external_id) return std::unexpected(external_id.error());
+  req.network = *network;
+  req.external_id = *external_id;
+
+  // Canonical form: fixed field order, payload as lowercase 0x-hex. It is echoed as requestBody and hashed to tell
+  // an externalId retry from a conflicting request.
+  json::object canonical{{"kind", *kind}, {payload_field, to_hex_0x(req.payload)}};
+  if (req.network) canonical["network"] = *req.network;
+  if (*blockchain_kind) canonical["blockchainKind"] = **blockchain_kind;
+  if (req.external_id) canonical["externalId"] = *req.external_id;
+  req.canonical_body = json::serialize(canonical);
+  return req;
+}
+
+}  // namespace
+
+Response Api::handle(const Request& request, const core::Principal& who) const {
+  const unsigned version = request.version();
+  const bool keep_alive = request.keep_alive();
+  const std::string_view target = request.target();
+  const auto qmark = target.find('?');
+  const std::string_view path = target.substr(0, qmark);
+  auto query = parse_query(qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1));
+  if (!query) {
+    return error_response({ErrorCode::kInvalidArgument, "malformed query string", {}}, version, keep_alive);
+  }
+  const auto parts = split_path(path);
+  const auto method = request.method();
+
+  auto reply = [&](Result<json::value> result) {
+    if (!result) return error_response(result.error(), version, keep_alive);
+    return json_response(http::status::ok, json::serialize(*result), version, keep_alive);
+  };
+  auto method_not_allowed = [&] {
+    return error_response({ErrorCode::kInvalidArgument,
+                           std::string("method ") + std::string(request.method_string()) + " is not allowed on " +
+                               std::string(path),
+                           {}},
+                          version, keep_alive);
+  };
+
+  if (parts.size() == 1 && parts[0] == "healthz") {
+    if (method != http::verb::get) return method_not_allowed();
+    return reply(json::value(json::object{{"status", "ok"}}));
+  }
+
+  if (!parts.empty() && parts[0] == "keys") {
+    if (parts.size() == 1) {
+      if (method == http::verb::post) return reply(create_key(keys_, who, request.body()));
+      if (method == http::verb::get) {
+        auto page = page_params(*query, options_);
+        if (!page) return reply(std::unexpected(page.error()));
+        auto keys = keys_.list_keys(page->before, page->limit);
+        if (!keys) return reply(std::unexpected(keys.error()));
+        return reply(json::value(page_json(*keys, key_json)));
+      }
+      return method_not_allowed();
+    }
+    const std::string key_id(parts[1]);
+    if (parts.size() == 2) {
+      switch (method) {
+        case http::verb::get: {
+          auto key = keys_.get_key(key_id);
+          if (!key) return reply(std::unexpected(key.error()));
+          return reply(json::value(key_json(*key)));
+        }
+        case http::verb::put: return reply(rename_key(keys_, key_id, request.body()));
+        case http::verb::delete_: return reply(archive_key(keys_, key_id, request.body()));
+        default: return method_not_allowed();
+      }
+    }
+    if (parts[2] == "signatures" && parts.size() == 3) {
+      if (method == http::verb::post) {
+        auto req = decode_signature_request(request.body());
+        if (!req) return reply(std::unexpected(req.error()));
+        auto outcome = keys_.sign(who, key_id, *req);
+        if (!outcome) return reply(std::unexpected(outcome.error()));
+        return reply(json::value(signature_json(outcome->signature)));
+      }
+      if (method == http::verb::get) {
+        auto page = page_params(*query, options_);
+        if (!page) return reply(std::unexpected(page.error()));
+        auto sigs = keys_.list_signatures(key_id, page->before, page->limit);
+        if (!sigs) return reply(std::unexpected(sigs.error()));
+        auto o = page_json(*sigs, signature_json);
+        o["keyId"] = key_id;
+        return reply(json::value(std::move(o)));
+      }
+      return method_not_allowed();
+    }
+    if (parts[2] == "signatures" && parts.size() == 4) {
+      if (method != http::verb::get) return method_not_allowed();
+      auto sig = keys_.get_signature(key_id, parts[3]);
+      if (!sig) return reply(std::unexpected(sig.error()));
+      return reply(json::value(signature_json(*sig)));
+    }
+  }
+  return error_response({ErrorCode::kNotFound, "no route for " + std::string(path), {}}, version, keep_alive);
+}
+
+}  // namespace signerd::api

@@ -1,0 +1,47 @@
+#pragma once
+// The HTTP/JSON face of signerd: Dfns's Keys API (../shared/reference/dfns-api.md §2) plus health. Decodes and
+// validates every request body into core's typed requests, calls core, and encodes entities and errors exactly as
+// the reference names them. openapi.yaml beside this file describes every route; a test checks the two agree.
+//
+// Thread-safety: handle() may run on many threads at once. It blocks (core does HSM and store work): call it from
+// worker threads, never from an I/O thread.
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "common/error.h"
+#include "core/key_service.h"
+#include "core/principal.h"
+
+namespace signerd::api {
+
+namespace http = boost::beast::http;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+struct ApiOptions {
+  unsigned max_page_size = 500;
+  unsigned default_page_size = 50;
+};
+
+class Api {
+ public:
+  Api(core::KeyService& keys, ApiOptions options) : keys_(keys), options_(options) {}
+
+  // Answers one authenticated request. Never throws; every outcome is a JSON response.
+  Response handle(const Request& request, const core::Principal& who) const;
+
+ private:
+  core::KeyService& keys_;
+  ApiOptions options_;
+};
+
+// The one mapping from an error to its HTTP status.
+http::status http_status(ErrorCode code);
+
+// A response with Dfns's error body {"error":{"id","status","message","details"}}.
+Response error_response(const Error& error, unsigned http_version, bool keep_alive);
+
+// A JSON response with the given status.
+Response json_response(http::status status, std::string body, unsigned http_version, bool keep_alive);
+
+}  // namespace signerd::api

@@ -1,0 +1,45 @@
+#pragma once
+// Strict reading of a JSON request body: every field is checked for its type, required fields are named when
+// missing, and fields the route does not know are refused by name. Internal to api/.
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/error.h"
+
+namespace signerd::api {
+
+// Parses `body` as a JSON object. An empty body counts as {} when `empty_ok`.
+Result<boost::json::object> parse_object(std::string_view body, bool empty_ok = false);
+
+class BodyFields {
+ public:
+  explicit BodyFields(const boost::json::object& object) : object_(object) {}
+
+  Result<std::string> required_string(std::string_view name) const;
+  Result<std::optional<std::string>> optional_string(std::string_view name) const;
+  // A string that may also be JSON null ("name": null clears a name).
+  Result<std::optional<std::string>> nullable_string(std::string_view name, bool& present) const;
+  Result<std::optional<bool>> optional_bool(std::string_view name) const;
+  bool has(std::string_view name) const { return object_.contains(name); }
+
+  // kInvalidArgument naming the first field not in `known`.
+  Result<void> only(std::initializer_list<std::string_view> known) const;
+
+ private:
+  const boost::json::object& object_;
+};
+
+// Query string parameters (percent-decoded).
+struct Query {
+  std::vector<std::pair<std::string, std::string>> params;
+  std::optional<std::string> get(std::string_view name) const;
+};
+std::optional<Query> parse_query(std::string_view query);
+std::optional<std::string> percent_decode(std::string_view text);
+
+}  // namespace signerd::api

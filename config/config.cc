@@ -1,0 +1,262 @@
+#include "config/config.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace signerd::config {
+namespace {
+
+// Reads one TOML table, remembering which keys were read so unknown ones can be refused by name.
+class Section {
+ public:
+  Section(const toml::table* table, std::string name) : table_(table), name_(std::move(name)) {}
+
+  template <class T>
+  Result<std::optional<T>> get(std::string_view key) {
+    seen_.insert(std::string(key));
+    if (!table_) return std::optional<T>{};
+    const toml::node* node = table_->get(key);
+    if (!node) return std::optional<T>{};
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (auto v = node->value<std::string>()) return std::optional<T>(*v);
+      return bad(key, "must be a string");
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (auto v = node->value<bool>()) return std::optional<T>(*v);
+      return bad(key, "must be true or false");
+    } else {
+      if (!node->is_integer()) return bad(key, "must be an integer");
+      return std::optional<T>(static_cast<T>(*node->value<std::int64_t>()));
+    }
+  }
+
+  Result<std::optional<std::vector<std::int64_t>>> get_int_array(std::string_view key) {
+    seen_.insert(std::string(key));
+    if (!table_) return std::optional<std::vector<std::int64_t>>{};
+    const toml::node* node = table_->get(key);
+    if (!node) return std::optional<std::vector<std::int64_t>>{};
+    const toml::array* arr = node->as_array();
+    if (!arr) return bad(key, "must be an array of integers");
+    std::vector<std::int64_t> out;
+    for (const auto& el : *arr) {
+      if (!el.is_integer()) return bad(key, "must be an array of integers");
+      out.push_back(*el.value<std::int64_t>());
+    }
+    return std::optional<std::vector<std::int64_t>>(std::move(out));
+  }
+
+  // An integer within [lo, hi], or the default when absent.
+  template <class T>
+  Result<T> get_in_range(std::string_view key, T fallback, std::int64_t lo, std::int64_t hi) {
+    auto v = get<std::int64_t>(key);
+    if (!v) return std::unexpected(v.error());
+    if (!*v) return fallback;
+    if (**v < lo || **v > hi) return bad(key, fmt::format("must be between {} and {}", lo, hi));
+    return static_cast<T>(**v);
+  }
+
+  Result<void> refuse_unknown() const {
+    if (!table_) return {};
+    for (const auto& [k, v] : *table_) {
+      if (!seen_.contains(std::string(k.str()))) {
+        return fail(ErrorCode::kInvalidArgument, fmt::format("unknown key '{}.{}'", name_, k.str()));
+      }
+    }
+    return {};
+  }
+
+  std::unexpected<Error> bad(std::string_view key, std::string_view what) const {
+    return fail(ErrorCode::kInvalidArgument, fmt::format("{}.{} {}", name_, key, what));
+  }
+
+ private:
+  const toml::table* table_;
+  std::string name_;
+  std::set<std::string> seen_;
+};
+
+#define SIGNERD_TRY(var, expr)                            \
+  auto var##_result = (expr);                             \
+  if (!var##_result) return std::unexpected(var##_result.error()); \
+  auto var = std::move(*var##_result)
+
+std::filesystem::path resolve(const std::filesystem::path& base, const std::string& p) {
+  if (p.empty()) return {};
+  std::filesystem::path path(p);
+  return path.is_absolute() ? path : base / path;
+}
+
+Result<std::chrono::milliseconds> millis(Section& s, std::string_view key, std::chrono::milliseconds fallback,
+                                         std::int64_t lo, std::int64_t hi) {
+  auto v = s.get_in_range<std::int64_t>(key, fallback.count(), lo, hi);
+  if (!v) return std::unexpected(v.error());
+  return std::chrono::milliseconds(*v);
+}
+
+}  // namespace
+
+std::optional<HostPort> parse_host_port(std::string_view text) {
+  HostPort hp;
+  std::string_view port;
+  if (text.starts_with('[')) {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return std::nullopt;
+    hp.host = std::string(text.substr(1, close - 1));
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos || text.find(':') != colon) return std::nullopt;
+    hp.host = std::string(text.substr(0, colon));
+    port = text.substr(colon + 1);
+  }
+  if (hp.host.empty() || port.empty() || port.size() > 5) return std::nullopt;
+  unsigned value = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (value == 0 || value > 65535) return std::nullopt;
+  hp.port = static_cast<std::uint16_t>(value);
+  return hp;
+}
+
+Result<Config> parse_config(std::string_view toml_text, const std::filesystem::path& base_dir) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text);
+  } catch (const toml::parse_error& e) {
+    return fail(ErrorCode::kInvalidArgument,
+                fmt::format("config is not valid TOML (line {}): {}", e.source().begin.line, e.description()));
+  }
+  static const std::set<std::string> kSections{"hsm", "store", "listen", "auth", "limits", "server", "log"};
+  for (const auto& [k, v] : root) {
+    if (!kSections.contains(std::string(k.str()))) {
+      return fail(ErrorCode::kInvalidArgument, fmt::format("unknown section or key '{}'", k.str()));
+    }
+    if (!v.is_table()) return fail(ErrorCode::kInvalidArgument, fmt::format("'{}' must be a table", k.str()));
+  }
+
+  Config c;
+  {
+    Section s(root["hsm"].as_table(), "hsm");
+    SIGNERD_TRY(module, s.get<std::string>("module"));
+    SIGNERD_TRY(label, s.get<std::string>("token_label"));
+    SIGNERD_TRY(serial, s.get<std::string>("token_serial"));
+    SIGNERD_TRY(pin_file, s.get<std::string>("pin_file"));
+    SIGNERD_TRY(pin_cred, s.get<std::string>("pin_credential"));
+    SIGNERD_TRY(sessions, s.get_in_range<unsigned>("sessions", c.hsm.sessions, 1, 256));
+    SIGNERD_TRY(lease, millis(s, "lease_timeout_ms", c.hsm.lease_timeout, 1, 600'000));
+    if (auto r = s.refuse_unknown(); !r) return std::unexpected(r.error());
+    if (!module || module->empty()) return s.bad("module", "is required (the path of the PKCS#11 module)");
+    if ((!label || label->empty()) && (!serial || serial->empty())) {
+      return s.bad("token_label", "or hsm.token_serial is required");
+    }
+    const bool has_file = pin_file && !pin_file->empty();
+    const bool has_cred = pin_cred && !pin_cred->empty();
+    if (has_file == has_cred) return s.bad("pin_file", "or hsm.pin_credential is required (exactly one of them)");
+    c.hsm.module = *module;
+    c.hsm.token_label = label.value_or("");
+    c.hsm.token_serial = serial.value_or("");
+    c.hsm.pin_file = has_file ? resolve(base_dir, *pin_file) : std::filesystem::path{};
+    c.hsm.pin_credential = pin_cred.value_or("");
+    c.hsm.sessions = sessions;
+    c.hsm.lease_timeout = lease;
+  }
+  {
+    Section s(root["store"].as_table(), "store");
+    SIGNERD_TRY(path, s.get<std::string>("path"));
+    if (auto r = s.refuse_unknown(); !r) return std::unexpected(r.error());
+    if (!path || path->empty()) return s.bad("path", "is required (the SQLite database file)");
+    c.store.path = resolve(base_dir, *path);
+  }
+  {
+    Section s(root["listen"].as_table(), "listen");
+    SIGNERD_TRY(sock, s.get<std::string>("unix_socket"));
+    SIGNERD_TRY(mode, s.get<std::string>("unix_socket_mode"));
+    SIGNERD_TRY(group, s.get<std::string>("unix_socket_group"));
+    SIGNERD_TRY(tcp, s.get<std::string>("tcp"));
+    if (auto r = s.refuse_unknown(); !r) return std::unexpected(r.error());
+    c.listen.unix_socket = sock ? resolve(base_dir, *sock) : std::filesystem::path{};
+    if (mode) {
+      char* end = nullptr;
+      const unsigned long m = std::strtoul(mode->c_str(), &end, 8);
+      if (mode->empty() || *end != '\0' || m > 0777) return s.bad("unix_socket_mode", "must be an octal mode like \"0660\"");
+      c.listen.unix_socket_mode = static_cast<unsigned>(m);
+    }
+    c.listen.unix_socket_group = group.value_or("");
+    c.listen.tcp = tcp.value_or("");
+    if (!c.listen.tcp.empty() && !parse_host_port(c.listen.tcp)) {
+      return s.bad("tcp", "must be \"host:port\" (e.g. \"127.0.0.1:8420\" or \"[::1]:8420\")");
+    }
+    if (c.listen.unix_socket.empty() && c.listen.tcp.empty()) {
+      return s.bad("unix_socket", "or listen.tcp is required: signerd must listen somewhere");
+    }
+  }
+  {
+    Section s(root["auth"].as_table(), "auth");
+    SIGNERD_TRY(uids, s.get_int_array("unix_allowed_uids"));
+    SIGNERD_TRY(token_file, s.get<std::string>("tcp_bearer_token_file"));
+    if (auto r = s.refuse_unknown(); !r) return std::unexpected(r.error());
+    if (uids) {
+      std::vector<std::uint32_t> list;
+      for (auto u : *uids) {
+        if (u < 0 || u > 0xfffffffe) return s.bad("unix_allowed_uids", "must hold uids between 0 and 4294967294");
+        list.push_back(static_cast<std::uint32_t>(u));
+      }
+      c.auth.unix_allowed_uids = std::move(list);
+    }
+    c.auth.tcp_bearer_token_file = token_file ? resolve(base_dir, *token_file) : std::filesystem::path{};
+    if (!c.listen.tcp.empty() && c.auth.tcp_bearer_token_file.empty()) {
+      return s.bad("tcp_bearer_token_file", "is required when listen.tcp is set (TCP clients need a bearer token)");
+    }
+  }
+  {
+    Section s(root["limits"].as_table(), "limits");
+    auto& l = c.limits;
+    SIGNERD_TRY(body, s.get_in_range<std::size_t>("max_body_bytes", l.max_body_bytes, 1024, 64 << 20));
+    SIGNERD_TRY(header, s.get_in_range<std::size_t>("max_header_bytes", l.max_header_bytes, 1024, 1 << 20));
+    SIGNERD_TRY(read, millis(s, "read_timeout_ms", l.read_timeout, 10, 3'600'000));
+    SIGNERD_TRY(idle, millis(s, "idle_timeout_ms", l.idle_timeout, 10, 86'400'000));
+    SIGNERD_TRY(write, millis(s, "write_timeout_ms", l.write_timeout, 10, 3'600'000));
+    SIGNERD_TRY(conns, s.get_in_range<unsigned>("max_connections", l.max_connections, 1, 1'000'000));
+    SIGNERD_TRY(page, s.get_in_range<unsigned>("max_page_size", l.max_page_size, 1, 10'000));
+    SIGNERD_TRY(def_page, s.get_in_range<unsigned>("default_page_size", l.default_page_size, 1, 10'000));
+    if (auto r = s.refuse_unknown(); !r) return std::unexpected(r.error());
+    if (def_page > page) return s.bad("default_page_size", "must not exceed limits.max_page_size");
+    l = {body, header, read, idle, write, conns, page, def_page};
+  }
+  {
+    Section s(root["server"].as_table(), "server");
+    SIGNERD_TRY(io, s.get_in_range<unsigned>("io_threads", c.server.io_threads, 1, 64));
+    SIGNERD_TRY(workers, s.get_in_range<unsigned>("worker_threads", c.server.worker_threads, 1, 1024));
+    SIGNERD_TRY(grace, millis(s, "shutdown_grace_ms", c.server.shutdown_grace, 0, 600'000));
+    if (auto r = s.refuse_unknown(); !r) return std::unexpected(r.error());
+    c.server = {io, workers, grace};
+  }
+  {
+    Section s(root["log"].as_table(), "log");
+    SIGNERD_TRY(level, s.get<std::string>("level"));
+    if (auto r = s.refuse_unknown(); !r) return std::unexpected(r.error());
+    static const std::set<std::string> kLevels{"trace", "debug", "info", "warn", "error", "critical", "off"};
+    if (level) {
+      if (!kLevels.contains(*level)) return s.bad("level", "must be one of trace, debug, info, warn, error, critical, off");
+      c.log.level = *level;
+    }
+  }
+  return c;
+}
+
+Result<Config> load_config(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) return fail(ErrorCode::kInvalidArgument, "cannot read config file " + path.string());
+  std::stringstream buf;
+  buf << in.rdbuf();
+  auto c = parse_config(buf.str(), std::filesystem::absolute(path).parent_path());
+  if (!c) c.error().message = path.string() + ": " + c.error().message;
+  return c;
+}
+
+}  // namespace signerd::config

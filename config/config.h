@@ -1,0 +1,84 @@
+#pragma once
+// signerd's configuration: one TOML file. Loading refuses unknown keys (naming them) and validates every value with
+// a message that names the key and the problem, so a bad file stops the daemon at start-up, never later.
+// config/signerd.example.toml documents every key.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+
+namespace signerd::config {
+
+struct HsmConfig {
+  std::string module;                    // path of the PKCS#11 module
+  std::string token_label;               // select the token by label ...
+  std::string token_serial;              // ... or by serial
+  std::filesystem::path pin_file;        // the user PIN in a file ...
+  std::string pin_credential;            // ... or a systemd credential name, read from $CREDENTIALS_DIRECTORY
+  unsigned sessions = 2;                 // operation sessions in the pool
+  std::chrono::milliseconds lease_timeout{5000};
+};
+
+struct StoreConfig {
+  std::filesystem::path path;            // the SQLite database file
+};
+
+struct ListenConfig {
+  std::filesystem::path unix_socket;     // empty: no Unix socket
+  unsigned unix_socket_mode = 0660;
+  std::string unix_socket_group;         // empty: the daemon's primary group
+  std::string tcp;                       // "host:port"; empty: no TCP listener
+};
+
+struct AuthConfig {
+  std::optional<std::vector<std::uint32_t>> unix_allowed_uids;  // unset: only the daemon's own uid
+  std::filesystem::path tcp_bearer_token_file;                  // required when tcp is set
+};
+
+struct LimitsConfig {
+  std::size_t max_body_bytes = 64 * 1024;
+  std::size_t max_header_bytes = 8 * 1024;
+  std::chrono::milliseconds read_timeout{10'000};   // to receive a whole request once its first byte arrived
+  std::chrono::milliseconds idle_timeout{60'000};   // keep-alive connection with no request
+  std::chrono::milliseconds write_timeout{10'000};
+  unsigned max_connections = 1024;
+  unsigned max_page_size = 500;
+  unsigned default_page_size = 50;
+};
+
+struct ServerConfig {
+  unsigned io_threads = 1;
+  unsigned worker_threads = 16;          // threads that run blocking HSM and store work
+  std::chrono::milliseconds shutdown_grace{10'000};
+};
+
+struct LogConfig {
+  std::string level = "info";            // trace, debug, info, warn, error, critical, off
+};
+
+struct Config {
+  HsmConfig hsm;
+  StoreConfig store;
+  ListenConfig listen;
+  AuthConfig auth;
+  LimitsConfig limits;
+  ServerConfig server;
+  LogConfig log;
+};
+
+// Parses and validates. Relative paths are resolved against the directory of the file.
+Result<Config> load_config(const std::filesystem::path& path);
+Result<Config> parse_config(std::string_view toml_text, const std::filesystem::path& base_dir);
+
+// "host:port" → host and port, for IPv4, [IPv6] and names. nullopt when malformed.
+struct HostPort {
+  std::string host;
+  std::uint16_t port = 0;
+};
+std::optional<HostPort> parse_host_port(std::string_view text);
+
+}  // namespace signerd::config

@@ -1,0 +1,267 @@
+#include "core/key_service.h"
+
+#include <openssl/sha.h>
+
+#include <chrono>
+
+#include "chains/ecdsa.h"
+#include "common/ids.h"
+#include "common/time_format.h"
+
+namespace signerd::core {
+namespace {
+
+std::int64_t now_ms() { return to_unix_millis(std::chrono::system_clock::now()); }
+
+std::string request_digest(std::string_view key_id, std::string_view canonical_body) {
+  std::string material(key_id);
+  material += '\n';
+  material += canonical_body;
+  std::array<std::uint8_t, SHA256_DIGEST_LENGTH> d{};
+  SHA256(reinterpret_cast<const unsigned char*>(material.data()), material.size(), d.data());
+  return to_hex(d);
+}
+
+bool is_ecdsa(const store::KeyRecord& key) { return key.scheme == "ECDSA"; }
+
+hsm::Curve hsm_curve_of(const store::KeyRecord& key) {
+  if (key.curve == "secp256k1") return hsm::Curve::kSecp256k1;
+  if (key.curve == "secp256r1") return hsm::Curve::kP256;
+  return hsm::Curve::kEd25519;
+}
+
+// The public key as the API shows it: SEC1 compressed for ECDSA, the raw 32 bytes for ed25519; hex, no 0x.
+Result<std::string> api_public_key(hsm::Curve curve, const Bytes& hsm_public_key) {
+  if (curve == hsm::Curve::kEd25519) {
+    if (hsm_public_key.size() != 32) return fail(ErrorCode::kInternal, "the HSM returned a malformed ed25519 key");
+    return to_hex(hsm_public_key);
+  }
+  auto compressed = chains::compress_point(hsm_public_key);
+  if (!compressed) return fail(ErrorCode::kInternal, "the HSM returned a malformed EC point");
+  return to_hex(*compressed);
+}
+
+}  // namespace
+
+Result<KeyType> parse_key_type(std::string_view scheme, std::string_view curve) {
+  static constexpr std::string_view kSupported = "supported: ECDSA with secp256k1 or secp256r1, EdDSA with ed25519";
+  if (scheme == "ECDSA") {
+    if (curve == "secp256k1") return KeyType{"ECDSA", "secp256k1", hsm::Curve::kSecp256k1};
+    if (curve == "secp256r1") return KeyType{"ECDSA", "secp256r1", hsm::Curve::kP256};
+  } else if (scheme == "EdDSA") {
+    if (curve == "ed25519") return KeyType{"EdDSA", "ed25519", hsm::Curve::kEd25519};
+  } else if (scheme == "Schnorr" || scheme == "DH") {
+    return fail(ErrorCode::kInvalidArgument,
+                "scheme " + std::string(scheme) + " is not supported by this HSM-backed signer; " +
+                    std::string(kSupported));
+  } else {
+    return fail(ErrorCode::kInvalidArgument, "unknown scheme '" + std::string(scheme) + "'; " +
+                                                 std::string(kSupported));
+  }
+  if (curve == "stark") {
+    return fail(ErrorCode::kInvalidArgument,
+                "curve stark is not supported by this HSM-backed signer; " + std::string(kSupported));
+  }
+  return fail(ErrorCode::kInvalidArgument, "curve '" + std::string(curve) + "' does not go with scheme " +
+                                               std::string(scheme) + "; " + std::string(kSupported));
+}
+
+Result<store::KeyRecord> KeyService::create_key(const Principal& who, const CreateKeyRequest& request) {
+  auto type = parse_key_type(request.scheme, request.curve);
+  if (!type) return std::unexpected(type.error());
+
+  store::KeyRecord key;
+  key.id = make_entity_id("key");
+  key.scheme = type->scheme;
+  key.curve = type->curve;
+  key.name = request.name;
+  key.status = store::KeyStatus::kCreating;
+  key.custodial = true;
+  key.owner_id = who.id;
+  key.date_created_ms = now_ms();
+  // The record comes first: a crash after the HSM created the key leaves a Creating row that reconcile() finishes,
+  // never an HSM object nobody knows about.
+  if (auto r = store_.insert_key(key); !r) return std::unexpected(r.error());
+
+  auto point = hsm_.generate_key(key.id, type->hsm_curve);
+  if (!point) {
+    store_.transition_key(key.id, {.from = store::KeyStatus::kCreating,
+                                   .to = store::KeyStatus::kFailed,
+                                   .failure_reason = point.error().message});
+    return std::unexpected(point.error());
+  }
+  auto public_key = api_public_key(type->hsm_curve, *point);
+  if (!public_key) return std::unexpected(public_key.error());
+  return store_.transition_key(key.id, {.from = store::KeyStatus::kCreating,
+                                        .to = store::KeyStatus::kActive,
+                                        .public_key = *public_key});
+}
+
+Result<store::KeyRecord> KeyService::get_key(std::string_view key_id) {
+  auto key = store_.get_key(key_id);
+  if (!key) return std::unexpected(key.error());
+  if (!*key || (*key)->status == store::KeyStatus::kCreating || (*key)->status == store::KeyStatus::kFailed) {
+    return fail(ErrorCode::kNotFound, "key " + std::string(key_id) + " not found");
+  }
+  return std::move(**key);
+}
+
+Result<store::KeyRecord> KeyService::active_key(std::string_view key_id) {
+  auto key = get_key(key_id);
+  if (!key) return key;
+  if (key->status == store::KeyStatus::kArchived) {
+    return fail(ErrorCode::kInvalidArgument, "key " + std::string(key_id) + " is archived");
+  }
+  return key;
+}
+
+Result<store::Page<store::KeyRecord>> KeyService::list_keys(std::optional<std::int64_t> before, int limit) {
+  return store_.list_keys(before, limit);
+}
+
+Result<store::KeyRecord> KeyService::rename_key(std::string_view key_id, std::optional<std::string> name) {
+  auto key = active_key(key_id);
+  if (!key) return key;
+  return store_.rename_key(key_id, std::move(name));
+}
+
+Result<store::KeyRecord> KeyService::archive_key(std::string_view key_id) {
+  auto key = active_key(key_id);
+  if (!key) return key;
+  auto archived = store_.transition_key(key_id, {.from = store::KeyStatus::kActive,
+                                                 .to = store::KeyStatus::kArchived,
+                                                 .date_deleted_ms = now_ms()});
+  if (!archived && archived.error().code == ErrorCode::kConflict) {
+    // Archived concurrently by another request.
+    return fail(ErrorCode::kInvalidArgument, "key " + std::string(key_id) + " is archived");
+  }
+  return archived;
+}
+
+Result<SignOutcome> KeyService::sign(const Principal& who, std::string_view key_id,
+                                     const SignatureRequest& request) {
+  auto key = get_key(key_id);
+  if (!key) return std::unexpected(key.error());
+  const std::string digest = request_digest(key_id, request.canonical_body);
+
+  // An externalId retry returns what the first request produced, even once the key is archived.
+  auto replay = [&](const store::SignatureRecord& existing) -> Result<SignOutcome> {
+    if (existing.key_id != key_id || existing.request_digest != digest) {
+      Error e{ErrorCode::kConflict, "Conflicting signature request with same externalId", {}};
+      e.details["duplicate"] = {{"id", existing.id}, {"externalId", *existing.external_id}};
+      return std::unexpected(std::move(e));
+    }
+    return SignOutcome{existing, false};
+  };
+  if (request.external_id) {
+    auto existing = store_.find_signature_by_external_id(*request.external_id);
+    if (!existing) return std::unexpected(existing.error());
+    if (*existing) return replay(**existing);
+  }
+  if (key->status == store::KeyStatus::kArchived) {
+    return fail(ErrorCode::kInvalidArgument, "key " + std::string(key_id) + " is archived and cannot sign");
+  }
+
+  const bool ecdsa = is_ecdsa(*key);
+  if (request.kind == SignatureKind::kHash && request.payload.size() != 32) {
+    return fail(ErrorCode::kInvalidArgument, "hash must be 32 bytes (64 hex digits)");
+  }
+  if (request.kind == SignatureKind::kMessage) {
+    if (ecdsa) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "kind Message is supported for EdDSA keys only; sign a 32-byte digest with kind Hash");
+    }
+    if (request.payload.empty() || request.payload.size() > kMaxMessageBytes) {
+      return fail(ErrorCode::kInvalidArgument, "message must be 1 to 65536 bytes");
+    }
+  }
+
+  store::SignatureRecord sig;
+  sig.id = make_entity_id("sig");
+  sig.key_id = key->id;
+  sig.requester_user_id = who.id;
+  sig.requester_token_id = who.token_id;
+  sig.request_body = request.canonical_body;
+  sig.request_digest = digest;
+  sig.network = request.network;
+  sig.external_id = request.external_id;
+  sig.date_requested_ms = now_ms();
+
+  const auto curve = hsm_curve_of(*key);
+  auto raw = hsm_.sign(key->id, curve, request.payload);
+  if (!raw) return std::unexpected(raw.error());
+  if (ecdsa) {
+    auto public_key = from_hex(key->public_key);
+    if (!public_key) return fail(ErrorCode::kInternal, "stored public key of " + key->id + " is not hex");
+    auto finished = chains::finalize_ecdsa(
+        curve == hsm::Curve::kSecp256k1 ? chains::EcCurve::kSecp256k1 : chains::EcCurve::kP256, request.payload,
+        *raw, *public_key);
+    if (!finished) return std::unexpected(finished.error());
+    sig.r = to_hex_0x(finished->r);
+    sig.s = to_hex_0x(finished->s);
+    sig.recid = finished->recid;
+    sig.encoded = to_hex_0x(chains::der_encode(*finished));
+  } else {
+    if (raw->size() != 64) return fail(ErrorCode::kInternal, "the HSM returned an ed25519 signature of wrong size");
+    const std::span<const std::uint8_t> bytes(*raw);
+    sig.r = to_hex_0x(bytes.subspan(0, 32));
+    sig.s = to_hex_0x(bytes.subspan(32, 32));
+    sig.encoded = to_hex_0x(bytes);
+  }
+  sig.status = "Signed";
+  sig.date_signed_ms = now_ms();
+
+  if (auto stored = store_.insert_signature(sig); !stored) {
+    // A concurrent request with the same externalId won the race: answer as a retry would.
+    if (stored.error().code == ErrorCode::kConflict && request.external_id) {
+      auto existing = store_.find_signature_by_external_id(*request.external_id);
+      if (existing && *existing) return replay(**existing);
+    }
+    return std::unexpected(stored.error());
+  }
+  return SignOutcome{std::move(sig), true};
+}
+
+Result<store::SignatureRecord> KeyService::get_signature(std::string_view key_id, std::string_view signature_id) {
+  if (auto key = get_key(key_id); !key) return std::unexpected(key.error());
+  auto sig = store_.get_signature(key_id, signature_id);
+  if (!sig) return std::unexpected(sig.error());
+  if (!*sig) return fail(ErrorCode::kNotFound, "signature " + std::string(signature_id) + " not found");
+  return std::move(**sig);
+}
+
+Result<store::Page<store::SignatureRecord>> KeyService::list_signatures(std::string_view key_id,
+                                                                        std::optional<std::int64_t> before,
+                                                                        int limit) {
+  if (auto key = get_key(key_id); !key) return std::unexpected(key.error());
+  return store_.list_signatures(key_id, before, limit);
+}
+
+Result<ReconcileReport> KeyService::reconcile() {
+  auto creating = store_.keys_with_status(store::KeyStatus::kCreating);
+  if (!creating) return std::unexpected(creating.error());
+  ReconcileReport report;
+  for (const auto& key : *creating) {
+    const auto curve = hsm_curve_of(key);
+    auto point = hsm_.find_public_key(key.id, curve);
+    if (!point) return std::unexpected(point.error());
+    if (*point) {
+      auto public_key = api_public_key(curve, **point);
+      if (!public_key) return std::unexpected(public_key.error());
+      auto r = store_.transition_key(key.id, {.from = store::KeyStatus::kCreating,
+                                              .to = store::KeyStatus::kActive,
+                                              .public_key = *public_key});
+      if (!r) return std::unexpected(r.error());
+      ++report.activated;
+    } else {
+      auto r = store_.transition_key(key.id, {.from = store::KeyStatus::kCreating,
+                                              .to = store::KeyStatus::kFailed,
+                                              .failure_reason = "signerd stopped before the HSM created the key"});
+      if (!r) return std::unexpected(r.error());
+      ++report.failed;
+    }
+  }
+  return report;
+}
+
+}  // namespace signerd::core

@@ -1,0 +1,95 @@
+#pragma once
+// The rules for keys and signatures: which schemes and curves exist, how a key is created so that a crash never
+// loses an acknowledged key or leaves an HSM object without a record, what may be signed with which key, and
+// externalId idempotency. No HTTP, no SQL, no PKCS#11 here: the HSM and the store do the work.
+//
+// Thread-safety: every member function may be called from many threads at once. All of them block (HSM and
+// durable store work): call them from worker threads.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/error.h"
+#include "common/hex.h"
+#include "core/principal.h"
+#include "hsm/hsm.h"
+#include "store/store.h"
+
+namespace signerd::core {
+
+// A (scheme, curve) pair the HSM can do.
+struct KeyType {
+  std::string scheme;  // "ECDSA" | "EdDSA"
+  std::string curve;   // "secp256k1" | "secp256r1" | "ed25519"
+  hsm::Curve hsm_curve;
+};
+
+// Checks a scheme and curve as a client names them. kInvalidArgument with a message that says what is supported
+// for schemes or curves this signer cannot do (Schnorr, DH, stark) or mismatched pairs.
+Result<KeyType> parse_key_type(std::string_view scheme, std::string_view curve);
+
+struct CreateKeyRequest {
+  std::string scheme;
+  std::string curve;
+  std::optional<std::string> name;
+};
+
+enum class SignatureKind { kHash, kMessage };
+
+struct SignatureRequest {
+  SignatureKind kind = SignatureKind::kHash;
+  Bytes payload;                        // the hash (Hash) or the message bytes (Message)
+  std::optional<std::string> network;
+  std::optional<std::string> external_id;
+  std::string canonical_body;           // the request as canonical JSON: echoed as requestBody, hashed for externalId
+};
+
+struct SignOutcome {
+  store::SignatureRecord signature;
+  bool created = true;                  // false when an externalId retry returned the existing request
+};
+
+struct ReconcileReport {
+  unsigned activated = 0;  // Creating keys whose HSM object existed: now Active
+  unsigned failed = 0;     // Creating keys with no HSM object: now Failed
+};
+
+class KeyService {
+ public:
+  static constexpr std::size_t kMaxMessageBytes = 65536;
+
+  KeyService(hsm::Hsm& hsm, store::Store& store) : hsm_(hsm), store_(store) {}
+
+  // Records the key as Creating, creates it in the HSM under its id, records it as Active. Returns only once the
+  // Active record is durable.
+  Result<store::KeyRecord> create_key(const Principal& who, const CreateKeyRequest& request);
+
+  // kNotFound for unknown ids and for keys that never became Active (Creating, Failed).
+  Result<store::KeyRecord> get_key(std::string_view key_id);
+  Result<store::Page<store::KeyRecord>> list_keys(std::optional<std::int64_t> before, int limit);
+  // kInvalidArgument for archived keys.
+  Result<store::KeyRecord> rename_key(std::string_view key_id, std::optional<std::string> name);
+  // Active -> Archived with dateDeleted; an archived key can no longer sign. kInvalidArgument when already archived.
+  Result<store::KeyRecord> archive_key(std::string_view key_id);
+
+  // Signs in the HSM and records the signature durably before returning it. ECDSA signatures are low-s with the
+  // recovery id. With an externalId: the same request again returns the first result (created = false); a
+  // different request with the same externalId is kConflict.
+  Result<SignOutcome> sign(const Principal& who, std::string_view key_id, const SignatureRequest& request);
+  Result<store::SignatureRecord> get_signature(std::string_view key_id, std::string_view signature_id);
+  Result<store::Page<store::SignatureRecord>> list_signatures(std::string_view key_id,
+                                                              std::optional<std::int64_t> before, int limit);
+
+  // Finishes what a crash left half-done: every Creating key becomes Active when the HSM holds its key pair, or
+  // Failed when it does not. Run once at start-up, before serving.
+  Result<ReconcileReport> reconcile();
+
+ private:
+  Result<store::KeyRecord> active_key(std::string_view key_id);
+
+  hsm::Hsm& hsm_;
+  store::Store& store_;
+};
+
+}  // namespace signerd::core

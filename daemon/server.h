@@ -1,0 +1,50 @@
+#pragma once
+// The HTTP/1.1 front of signerd: listeners on a Unix socket and on TCP, one coroutine per connection, explicit
+// limits (header and body size, read/idle/write timeouts, connection count), authentication of each request
+// (Unix peer uid allow-list; static bearer token on TCP), and a graceful drain.
+//
+// Requests are decoded on the I/O threads; api::Api::handle runs on the worker pool because it blocks on the HSM
+// and on durable writes. Thread-safety: construct, listen() and start() from one thread before the io_context runs;
+// drain() may be called from any thread.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "api/api.h"
+#include "common/secret.h"
+#include "config/config.h"
+
+namespace signerd::daemon {
+
+struct ServerOptions {
+  config::ListenConfig listen;
+  config::LimitsConfig limits;
+  std::vector<std::uint32_t> unix_allowed_uids;
+  SecretString tcp_bearer_token;  // empty when TCP is off
+};
+
+class Server {
+ public:
+  Server(boost::asio::io_context& io, boost::asio::thread_pool& workers, const api::Api& api, ServerOptions options);
+  ~Server();
+
+  // Binds the configured sockets. Errors name the address and the reason (in use, permission, bad group).
+  Result<void> listen();
+  // Starts accepting.
+  void start();
+  // Stops accepting, closes idle connections, lets in-flight requests finish and answer with Connection: close,
+  // then calls `done` (on an I/O thread). After `grace`, remaining connections are closed and `done` is called.
+  void drain(std::chrono::milliseconds grace, std::function<void()> done);
+
+  // Where the listeners ended up (a configured port 0 picks a free port).
+  std::string tcp_endpoint() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace signerd::daemon

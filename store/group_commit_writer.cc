@@ -1,0 +1,121 @@
+#include "store/group_commit_writer.h"
+
+#include <algorithm>
+#include <exception>
+
+namespace signerd::store {
+
+GroupCommitWriter::GroupCommitWriter(Connection connection, unsigned max_batch)
+    : connection_(std::move(connection)), max_batch_(std::max(1u, max_batch)), thread_([this] { run_thread(); }) {}
+
+GroupCommitWriter::~GroupCommitWriter() { stop(); }
+
+void GroupCommitWriter::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  queued_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+StoreStats GroupCommitWriter::stats() const {
+  return StoreStats{.commits = commits_.load(std::memory_order_relaxed),
+                    .writes = writes_.load(std::memory_order_relaxed)};
+}
+
+std::vector<Result<void>> GroupCommitWriter::write_together(
+    std::vector<std::function<Result<void>(Connection&)>> writes) {
+  std::vector<std::optional<Result<void>>> results(writes.size());
+  std::vector<Pending> pending(writes.size());
+  std::vector<Pending*> queued;
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    pending[i].run = [&, i](Connection& connection) {
+      results[i].emplace(writes[i](connection));
+      return results[i]->has_value();
+    };
+    pending[i].fail = [&, i](Error error) { results[i].emplace(std::unexpected(std::move(error))); };
+    queued.push_back(&pending[i]);
+  }
+  submit(queued);
+  std::vector<Result<void>> out;
+  for (auto& result : results) out.push_back(std::move(*result));
+  return out;
+}
+
+void GroupCommitWriter::submit(std::span<Pending* const> writes) {
+  std::unique_lock lock(mutex_);
+  if (stopping_) {
+    for (Pending* pending : writes) pending->fail(Error{ErrorCode::kUnavailable, "store: the store is closing", {}});
+    return;
+  }
+  queue_.insert(queue_.end(), writes.begin(), writes.end());
+  queued_.notify_one();
+  for (Pending* pending : writes) pending->completed.wait(lock, [pending] { return pending->done; });
+}
+
+void GroupCommitWriter::run_thread() {
+  std::vector<Pending*> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      queued_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything queued has been committed
+      const auto n = static_cast<std::ptrdiff_t>(std::min(queue_.size(), max_batch_));
+      batch.assign(queue_.begin(), queue_.begin() + n);
+      queue_.erase(queue_.begin(), queue_.begin() + n);
+    }
+    commit_batch(batch);
+    {
+      // Notified under the lock: a caller can only see `done` and leave (destroying its Pending) after we unlock.
+      std::lock_guard lock(mutex_);
+      for (Pending* pending : batch) {
+        pending->done = true;
+        pending->completed.notify_one();
+      }
+    }
+  }
+}
+
+void GroupCommitWriter::commit_batch(std::span<Pending* const> batch) {
+  auto fail_all = [batch](const std::string& why) {
+    for (Pending* pending : batch) pending->fail(Error{ErrorCode::kUnavailable, why, {}});
+  };
+  auto transaction = Transaction::begin_immediate(connection_);
+  if (!transaction) return fail_all(transaction.error().message);
+
+  std::uint64_t succeeded = 0;
+  for (Pending* pending : batch) {
+    bool ok = false;
+    if (auto savepoint = Savepoint::begin(connection_); !savepoint) {
+      pending->fail(std::move(savepoint.error()));
+    } else {
+      try {
+        ok = pending->run(connection_);
+      } catch (const std::exception& e) {
+        pending->fail(Error{ErrorCode::kInternal, std::string("store: a write threw: ") + e.what(), {}});
+      }
+      if (ok) {
+        if (auto released = savepoint->release(); !released) {
+          pending->fail(std::move(released.error()));
+          ok = false;
+        }
+      }
+    }  // a savepoint not released rolls this write back here
+    // SQLite rolls the whole transaction back by itself on some errors (disk full, I/O): the writes before this one
+    // are gone too, so none of the batch may report success.
+    if (!connection_.in_transaction()) {
+      return fail_all("store: the batch's transaction was rolled back by SQLite; nothing of it was written");
+    }
+    if (ok) ++succeeded;
+  }
+  if (succeeded == 0) return;  // every write failed and was undone; the transaction rolls back empty
+
+  if (auto committed = transaction->commit(); !committed) {
+    return fail_all(committed.error().message + "; nothing of the batch was written");
+  }
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  writes_.fetch_add(succeeded, std::memory_order_relaxed);
+}
+
+}  // namespace signerd::store

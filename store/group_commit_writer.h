@@ -1,0 +1,94 @@
+#pragma once
+// GroupCommitWriter owns the store's only read-write connection and the one thread that uses it. Callers queue a
+// write (a function of the connection) and block until the batch holding it has committed. The thread takes
+// everything queued (up to max_batch), runs it in one BEGIN IMMEDIATE ... COMMIT, each write inside its own
+// SAVEPOINT, so the batch costs one fsync and a failing write is undone without touching its neighbours.
+//
+// Thread-safety: write() and write_together() are safe from any number of threads; the writes themselves run on
+// the writer thread, one at a time. Errors: a write's own result, or kUnavailable for every write of a batch that
+// could not commit (nothing of that batch is kept), or after stop().
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "common/error.h"
+#include "store/sqlite.h"
+#include "store/store.h"
+
+namespace signerd::store {
+
+class GroupCommitWriter {
+ public:
+  GroupCommitWriter(Connection connection, unsigned max_batch);
+  ~GroupCommitWriter();  // stop()
+
+  GroupCommitWriter(const GroupCommitWriter&) = delete;
+  GroupCommitWriter& operator=(const GroupCommitWriter&) = delete;
+
+  // Runs `fn(connection)` on the writer thread and returns its Result once the batch holding it has committed.
+  // `fn` must only touch the connection through statements it leases and releases before returning, must not
+  // begin, commit or roll back transactions itself, and must not call write() (that would wait on itself).
+  template <class Fn>
+  auto write(Fn&& fn) -> std::invoke_result_t<Fn&, Connection&>;
+
+  // Queues all `writes` at once, so they share a batch when max_batch allows; results in the same order.
+  std::vector<Result<void>> write_together(std::vector<std::function<Result<void>(Connection&)>> writes);
+
+  // Commits everything already queued, then stops the thread. Later writes fail with kUnavailable. Idempotent;
+  // not to be called concurrently with itself.
+  void stop();
+
+  StoreStats stats() const;
+
+ private:
+  // One queued write. It lives on the caller's stack; the writer thread stops touching it once `done` is set.
+  struct Pending {
+    std::function<bool(Connection&)> run;  // runs the write and stores its result; true when it succeeded
+    std::function<void(Error)> fail;       // replaces the stored result with an error
+    std::condition_variable completed;
+    bool done = false;  // guarded by mutex_
+  };
+
+  void submit(std::span<Pending* const> writes);  // returns when every write is done
+  void run_thread();
+  void commit_batch(std::span<Pending* const> batch);
+
+  Connection connection_;  // used by thread_ only
+  const std::size_t max_batch_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable queued_;
+  std::deque<Pending*> queue_;  // guarded by mutex_
+  bool stopping_ = false;       // guarded by mutex_
+
+  std::atomic<std::uint64_t> commits_{0};
+  std::atomic<std::uint64_t> writes_{0};
+
+  std::thread thread_;  // last: started once everything above is constructed
+};
+
+template <class Fn>
+auto GroupCommitWriter::write(Fn&& fn) -> std::invoke_result_t<Fn&, Connection&> {
+  using R = std::invoke_result_t<Fn&, Connection&>;
+  std::optional<R> result;
+  Pending pending;
+  pending.run = [&](Connection& connection) {
+    result.emplace(fn(connection));
+    return result->has_value();
+  };
+  pending.fail = [&](Error error) { result.emplace(std::unexpected(std::move(error))); };
+  Pending* const queued[] = {&pending};
+  submit(queued);
+  return std::move(*result);
+}
+
+}  // namespace signerd::store

@@ -1,0 +1,72 @@
+#pragma once
+// The store's schema as an ordered list of migrations, and the SQL of every statement the store runs (in one place,
+// so tests can check that each list is served by an index).
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "common/error.h"
+
+namespace signerd::store {
+
+class Connection;
+
+// Migration i (0-based) takes a database from schema version i to i + 1; PRAGMA user_version holds the version.
+// Released entries are never edited: a schema change is a new entry at the end.
+std::span<const std::string_view> migrations();
+inline std::int64_t schema_version() { return static_cast<std::int64_t>(migrations().size()); }
+
+// Applies pending migrations, each in its own transaction together with its user_version bump. kInternal, naming
+// both versions, when the database is newer than this code.
+Result<void> migrate(Connection& connection);
+
+namespace sql {
+
+// Column lists, in the order the store reads them.
+#define SIGNERD_KEY_COLUMNS                                                                                       \
+  "seq, id, scheme, curve, public_key, name, status, custodial, owner_id, date_created_ms, date_deleted_ms, " \
+  "failure_reason"
+#define SIGNERD_SIGNATURE_COLUMNS                                                                                 \
+  "seq, id, key_id, requester_user_id, requester_token_id, request_body, request_digest, status, reason, r, s, " \
+  "recid, encoded, network, external_id, date_requested_ms, date_signed_ms"
+
+inline constexpr std::string_view kInsertKey =
+    "INSERT INTO keys (id, scheme, curve, public_key, name, status, custodial, owner_id, date_created_ms, "
+    "date_deleted_ms, failure_reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+inline constexpr std::string_view kGetKey = "SELECT " SIGNERD_KEY_COLUMNS " FROM keys WHERE id = ?1";
+// ?1 = before (exclusive), ?2 = limit + 1. INDEXED BY asserts the partial index keys_listed (the statement fails
+// to prepare if it cannot be used): left alone, the planner prefers keys_by_status and sorts every listed key.
+inline constexpr std::string_view kListKeys =
+    "SELECT " SIGNERD_KEY_COLUMNS
+    " FROM keys INDEXED BY keys_listed WHERE status IN ('Active', 'Archived') AND seq < ?1 ORDER BY seq DESC "
+    "LIMIT ?2";
+inline constexpr std::string_view kKeysWithStatus =
+    "SELECT " SIGNERD_KEY_COLUMNS " FROM keys WHERE status = ?1 ORDER BY seq";
+inline constexpr std::string_view kKeyStatus = "SELECT status FROM keys WHERE id = ?1";
+// ?1 = id, ?2 = from, ?3 = to, ?4 = public_key, ?5 = date_deleted_ms, ?6 = failure_reason (NULL keeps the value).
+inline constexpr std::string_view kTransitionKey =
+    "UPDATE keys SET status = ?3, public_key = coalesce(?4, public_key), "
+    "date_deleted_ms = coalesce(?5, date_deleted_ms), failure_reason = coalesce(?6, failure_reason) "
+    "WHERE id = ?1 AND status = ?2 RETURNING " SIGNERD_KEY_COLUMNS;
+inline constexpr std::string_view kRenameKey =
+    "UPDATE keys SET name = ?2 WHERE id = ?1 RETURNING " SIGNERD_KEY_COLUMNS;
+
+inline constexpr std::string_view kInsertSignature =
+    "INSERT INTO signatures (id, key_id, requester_user_id, requester_token_id, request_body, request_digest, "
+    "status, reason, r, s, recid, encoded, network, external_id, date_requested_ms, date_signed_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+inline constexpr std::string_view kGetSignature =
+    "SELECT " SIGNERD_SIGNATURE_COLUMNS " FROM signatures WHERE id = ?1 AND key_id = ?2";
+inline constexpr std::string_view kFindSignatureByExternalId =
+    "SELECT " SIGNERD_SIGNATURE_COLUMNS " FROM signatures WHERE external_id = ?1";
+inline constexpr std::string_view kSignatureIdByExternalId = "SELECT id FROM signatures WHERE external_id = ?1";
+// ?1 = key id, ?2 = before (exclusive), ?3 = limit + 1. Served by the index signatures_by_key.
+inline constexpr std::string_view kListSignatures =
+    "SELECT " SIGNERD_SIGNATURE_COLUMNS
+    " FROM signatures WHERE key_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3";
+
+#undef SIGNERD_KEY_COLUMNS
+#undef SIGNERD_SIGNATURE_COLUMNS
+
+}  // namespace sql
+}  // namespace signerd::store

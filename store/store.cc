@@ -1,0 +1,381 @@
+#include "store/store.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <boost/json/object.hpp>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include "store/group_commit_writer.h"
+#include "store/read_pool.h"
+#include "store/schema.h"
+#include "store/sqlite.h"
+#include "store/testing.h"
+
+namespace signerd::store {
+
+const char* to_string(KeyStatus status) {
+  switch (status) {
+    case KeyStatus::kCreating: return "Creating";
+    case KeyStatus::kActive: return "Active";
+    case KeyStatus::kArchived: return "Archived";
+    case KeyStatus::kFailed: return "Failed";
+  }
+  return "Unknown";
+}
+
+namespace {
+
+std::optional<KeyStatus> parse_key_status(std::string_view text) {
+  for (KeyStatus status : {KeyStatus::kCreating, KeyStatus::kActive, KeyStatus::kArchived, KeyStatus::kFailed}) {
+    if (text == to_string(status)) return status;
+  }
+  return std::nullopt;
+}
+
+// The database file is created here, not by SQLite, so that it is 0600 from its first moment whatever the umask
+// (SQLite gives the -wal and -shm files the main file's permissions).
+Result<void> create_private_file(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    ::close(fd);
+    return {};
+  }
+  if (errno == EEXIST) return {};
+  return fail(ErrorCode::kUnavailable, "store: cannot create " + path.string() + ": " + std::strerror(errno));
+}
+
+Result<void> configure_writer(Connection& connection) {
+  // journal_mode is stored in the file; the other settings are per connection.
+  auto mode = connection.query_text("PRAGMA journal_mode = WAL", "enable WAL");
+  if (!mode) return std::unexpected(std::move(mode.error()));
+  if (*mode != "wal") {
+    return fail(ErrorCode::kInternal, "store: the database refused WAL mode (journal_mode is " + *mode + ")");
+  }
+  return connection.exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", "configure connection");
+}
+
+Result<KeyRecord> read_key(const Statement& row) {
+  KeyRecord key;
+  key.seq = row.int64(0);
+  key.id = row.text(1);
+  key.scheme = row.text(2);
+  key.curve = row.text(3);
+  key.public_key = row.text(4);
+  key.name = row.optional_text(5);
+  const auto status = parse_key_status(row.text(6));
+  if (!status) return fail(ErrorCode::kInternal, "store: key " + key.id + " has an unknown status");
+  key.status = *status;
+  key.custodial = row.int64(7) != 0;
+  key.owner_id = row.text(8);
+  key.date_created_ms = row.int64(9);
+  key.date_deleted_ms = row.optional_int64(10);
+  key.failure_reason = row.optional_text(11);
+  return key;
+}
+
+Result<SignatureRecord> read_signature(const Statement& row) {
+  SignatureRecord sig;
+  sig.seq = row.int64(0);
+  sig.id = row.text(1);
+  sig.key_id = row.text(2);
+  sig.requester_user_id = row.text(3);
+  sig.requester_token_id = row.optional_text(4);
+  sig.request_body = row.text(5);
+  sig.request_digest = row.text(6);
+  sig.status = row.text(7);
+  sig.reason = row.optional_text(8);
+  sig.r = row.optional_text(9);
+  sig.s = row.optional_text(10);
+  if (auto recid = row.optional_int64(11)) sig.recid = static_cast<int>(*recid);
+  sig.encoded = row.optional_text(12);
+  sig.network = row.optional_text(13);
+  sig.external_id = row.optional_text(14);
+  sig.date_requested_ms = row.int64(15);
+  sig.date_signed_ms = row.optional_int64(16);
+  return sig;
+}
+
+// Reads at most one row with `read_row`.
+template <class ReadRow>
+auto read_one(Statement& statement, ReadRow read_row)
+    -> Result<std::optional<typename std::invoke_result_t<ReadRow, const Statement&>::value_type>> {
+  auto row = statement.step();
+  if (!row) return std::unexpected(std::move(row.error()));
+  if (!*row) return std::nullopt;
+  auto item = read_row(statement);
+  if (!item) return std::unexpected(std::move(item.error()));
+  return std::move(*item);
+}
+
+// The statement was bound with LIMIT limit + 1: a row beyond `limit` only tells that more follow.
+template <class T, class ReadRow>
+Result<Page<T>> read_page(Statement& statement, int limit, ReadRow read_row) {
+  Page<T> page;
+  for (;;) {
+    auto row = statement.step();
+    if (!row) return std::unexpected(std::move(row.error()));
+    if (!*row) break;
+    if (page.items.size() == static_cast<std::size_t>(limit)) {
+      page.next_cursor = page.items.back().seq;
+      break;
+    }
+    auto item = read_row(statement);
+    if (!item) return std::unexpected(std::move(item.error()));
+    page.items.push_back(std::move(*item));
+  }
+  return page;
+}
+
+Result<void> check_limit(int limit) {
+  if (limit < 1) return fail(ErrorCode::kInvalidArgument, "limit must be at least 1");
+  return {};
+}
+
+std::int64_t cursor_or_start(std::optional<std::int64_t> before) {
+  return before.value_or(std::numeric_limits<std::int64_t>::max());
+}
+
+}  // namespace
+
+struct Store::Impl {
+  Impl(Connection writer_connection, std::vector<Connection> read_connections, unsigned max_batch)
+      : writer(std::move(writer_connection), max_batch), readers(std::move(read_connections)) {}
+  // Drain the writes first; then the readers close (reverse declaration order) before the writer's connection, so
+  // the last connection to close is the read-write one, which checkpoints the WAL into the database file.
+  ~Impl() { writer.stop(); }
+
+  template <class Fn>
+  auto read(Fn&& fn) {
+    auto lease = readers.acquire();
+    return fn(*lease);
+  }
+
+  GroupCommitWriter writer;
+  ReadPool readers;
+};
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path, StoreOptions options) {
+  if (auto created = create_private_file(path); !created) return std::unexpected(std::move(created.error()));
+  auto writer = Connection::open(path, OpenMode::kReadWrite);
+  if (!writer) return std::unexpected(std::move(writer.error()));
+  if (auto configured = configure_writer(*writer); !configured) return std::unexpected(configured.error());
+  if (auto migrated = migrate(*writer); !migrated) return std::unexpected(std::move(migrated.error()));
+
+  // Read connections are opened after the schema exists (a read-only connection cannot create it).
+  std::vector<Connection> readers;
+  for (unsigned i = 0; i < std::max(1u, options.read_connections); ++i) {
+    auto reader = Connection::open(path, OpenMode::kReadOnly);
+    if (!reader) return std::unexpected(std::move(reader.error()));
+    readers.push_back(std::move(*reader));
+  }
+  return std::unique_ptr<Store>(
+      new Store(std::make_unique<Impl>(std::move(*writer), std::move(readers), options.max_batch)));
+}
+
+StoreStats Store::stats() const { return impl_->writer.stats(); }
+
+// --- keys
+
+Result<void> Store::insert_key(const KeyRecord& key) {
+  return impl_->writer.write([&](Connection& connection) -> Result<void> {
+    auto insert = connection.prepare(sql::kInsertKey, "insert key");
+    if (!insert) return std::unexpected(std::move(insert.error()));
+    insert->bind_text(1, key.id)
+        .bind_text(2, key.scheme)
+        .bind_text(3, key.curve)
+        .bind_text(4, key.public_key)
+        .bind_optional_text(5, key.name)
+        .bind_text(6, to_string(key.status))
+        .bind_int(7, key.custodial ? 1 : 0)
+        .bind_text(8, key.owner_id)
+        .bind_int(9, key.date_created_ms)
+        .bind_optional_int(10, key.date_deleted_ms)
+        .bind_optional_text(11, key.failure_reason);
+    auto inserted = insert->run();
+    if (!inserted && (insert->last_error() == SQLITE_CONSTRAINT_UNIQUE ||
+                      insert->last_error() == SQLITE_CONSTRAINT_PRIMARYKEY)) {
+      return fail(ErrorCode::kConflict, "key " + key.id + " already exists");
+    }
+    return inserted;
+  });
+}
+
+Result<std::optional<KeyRecord>> Store::get_key(std::string_view id) {
+  return impl_->read([&](Connection& connection) -> Result<std::optional<KeyRecord>> {
+    auto select = connection.prepare(sql::kGetKey, "get key");
+    if (!select) return std::unexpected(std::move(select.error()));
+    select->bind_text(1, id);
+    return read_one(*select, read_key);
+  });
+}
+
+Result<Page<KeyRecord>> Store::list_keys(std::optional<std::int64_t> before, int limit) {
+  if (auto valid = check_limit(limit); !valid) return std::unexpected(std::move(valid.error()));
+  return impl_->read([&](Connection& connection) -> Result<Page<KeyRecord>> {
+    auto select = connection.prepare(sql::kListKeys, "list keys");
+    if (!select) return std::unexpected(std::move(select.error()));
+    select->bind_int(1, cursor_or_start(before)).bind_int(2, std::int64_t{limit} + 1);
+    return read_page<KeyRecord>(*select, limit, read_key);
+  });
+}
+
+Result<std::vector<KeyRecord>> Store::keys_with_status(KeyStatus status) {
+  return impl_->read([&](Connection& connection) -> Result<std::vector<KeyRecord>> {
+    auto select = connection.prepare(sql::kKeysWithStatus, "list keys by status");
+    if (!select) return std::unexpected(std::move(select.error()));
+    select->bind_text(1, to_string(status));
+    std::vector<KeyRecord> keys;
+    for (;;) {
+      auto key = read_one(*select, read_key);
+      if (!key) return std::unexpected(std::move(key.error()));
+      if (!*key) return keys;
+      keys.push_back(std::move(**key));
+    }
+  });
+}
+
+Result<KeyRecord> Store::transition_key(std::string_view id, const KeyTransition& t) {
+  return impl_->writer.write([&](Connection& connection) -> Result<KeyRecord> {
+    {
+      auto update = connection.prepare(sql::kTransitionKey, "transition key");
+      if (!update) return std::unexpected(std::move(update.error()));
+      update->bind_text(1, id)
+          .bind_text(2, to_string(t.from))
+          .bind_text(3, to_string(t.to))
+          .bind_optional_text(4, t.public_key)
+          .bind_optional_int(5, t.date_deleted_ms)
+          .bind_optional_text(6, t.failure_reason);
+      auto updated = read_one(*update, read_key);
+      if (!updated) return std::unexpected(std::move(updated.error()));
+      if (*updated) {
+        if (auto finished = update->run(); !finished) return std::unexpected(std::move(finished.error()));
+        return std::move(**updated);
+      }
+    }
+    // Nothing matched: tell a missing key from one in another status.
+    auto select = connection.prepare(sql::kKeyStatus, "transition key");
+    if (!select) return std::unexpected(std::move(select.error()));
+    select->bind_text(1, id);
+    auto current = read_one(*select, [](const Statement& row) -> Result<std::string> { return row.text(0); });
+    if (!current) return std::unexpected(std::move(current.error()));
+    if (!*current) return fail(ErrorCode::kNotFound, "key " + std::string(id) + " not found");
+    return fail(ErrorCode::kConflict,
+                "key " + std::string(id) + " is " + **current + ", not " + to_string(t.from));
+  });
+}
+
+Result<KeyRecord> Store::rename_key(std::string_view id, std::optional<std::string> name) {
+  return impl_->writer.write([&](Connection& connection) -> Result<KeyRecord> {
+    auto update = connection.prepare(sql::kRenameKey, "rename key");
+    if (!update) return std::unexpected(std::move(update.error()));
+    update->bind_text(1, id).bind_optional_text(2, name);
+    auto updated = read_one(*update, read_key);
+    if (!updated) return std::unexpected(std::move(updated.error()));
+    if (!*updated) return fail(ErrorCode::kNotFound, "key " + std::string(id) + " not found");
+    if (auto finished = update->run(); !finished) return std::unexpected(std::move(finished.error()));
+    return std::move(**updated);
+  });
+}
+
+// --- signatures
+
+Result<void> Store::insert_signature(const SignatureRecord& sig) {
+  return impl_->writer.write([&](Connection& connection) -> Result<void> {
+    if (sig.external_id) {
+      // Looked up inside the write: the writer is the only writer, so the answer holds until this write commits.
+      auto select = connection.prepare(sql::kSignatureIdByExternalId, "insert signature");
+      if (!select) return std::unexpected(std::move(select.error()));
+      select->bind_text(1, *sig.external_id);
+      auto existing = read_one(*select, [](const Statement& row) -> Result<std::string> { return row.text(0); });
+      if (!existing) return std::unexpected(std::move(existing.error()));
+      if (*existing) {
+        Error error{ErrorCode::kConflict, "Conflicting signature request with same externalId", {}};
+        error.details["duplicate"] = boost::json::object{{"id", **existing}, {"externalId", *sig.external_id}};
+        return std::unexpected(std::move(error));
+      }
+    }
+    auto insert = connection.prepare(sql::kInsertSignature, "insert signature");
+    if (!insert) return std::unexpected(std::move(insert.error()));
+    insert->bind_text(1, sig.id)
+        .bind_text(2, sig.key_id)
+        .bind_text(3, sig.requester_user_id)
+        .bind_optional_text(4, sig.requester_token_id)
+        .bind_text(5, sig.request_body)
+        .bind_text(6, sig.request_digest)
+        .bind_text(7, sig.status)
+        .bind_optional_text(8, sig.reason)
+        .bind_optional_text(9, sig.r)
+        .bind_optional_text(10, sig.s)
+        .bind_optional_int(11, sig.recid)
+        .bind_optional_text(12, sig.encoded)
+        .bind_optional_text(13, sig.network)
+        .bind_optional_text(14, sig.external_id)
+        .bind_int(15, sig.date_requested_ms)
+        .bind_optional_int(16, sig.date_signed_ms);
+    auto inserted = insert->run();
+    if (inserted) return {};
+    switch (insert->last_error()) {
+      case SQLITE_CONSTRAINT_UNIQUE:
+      case SQLITE_CONSTRAINT_PRIMARYKEY:
+        return fail(ErrorCode::kConflict, "signature " + sig.id + " already exists");
+      case SQLITE_CONSTRAINT_FOREIGNKEY: return fail(ErrorCode::kNotFound, "key " + sig.key_id + " not found");
+      default: return inserted;
+    }
+  });
+}
+
+Result<std::optional<SignatureRecord>> Store::get_signature(std::string_view key_id, std::string_view signature_id) {
+  return impl_->read([&](Connection& connection) -> Result<std::optional<SignatureRecord>> {
+    auto select = connection.prepare(sql::kGetSignature, "get signature");
+    if (!select) return std::unexpected(std::move(select.error()));
+    select->bind_text(1, signature_id).bind_text(2, key_id);
+    return read_one(*select, read_signature);
+  });
+}
+
+Result<std::optional<SignatureRecord>> Store::find_signature_by_external_id(std::string_view external_id) {
+  return impl_->read([&](Connection& connection) -> Result<std::optional<SignatureRecord>> {
+    auto select = connection.prepare(sql::kFindSignatureByExternalId, "find signature by externalId");
+    if (!select) return std::unexpected(std::move(select.error()));
+    select->bind_text(1, external_id);
+    return read_one(*select, read_signature);
+  });
+}
+
+Result<Page<SignatureRecord>> Store::list_signatures(std::string_view key_id, std::optional<std::int64_t> before,
+                                                     int limit) {
+  if (auto valid = check_limit(limit); !valid) return std::unexpected(std::move(valid.error()));
+  return impl_->read([&](Connection& connection) -> Result<Page<SignatureRecord>> {
+    auto select = connection.prepare(sql::kListSignatures, "list signatures");
+    if (!select) return std::unexpected(std::move(select.error()));
+    select->bind_text(1, key_id).bind_int(2, cursor_or_start(before)).bind_int(3, std::int64_t{limit} + 1);
+    return read_page<SignatureRecord>(*select, limit, read_signature);
+  });
+}
+
+// --- test hooks
+
+Result<std::string> StoreTestPeer::writer_pragma(Store& store, const std::string& name) {
+  return store.impl_->writer.write(
+      [&](Connection& connection) { return connection.query_text("PRAGMA " + name, "read pragma"); });
+}
+
+Result<std::string> StoreTestPeer::reader_pragma(Store& store, const std::string& name) {
+  return store.impl_->read(
+      [&](Connection& connection) { return connection.query_text("PRAGMA " + name, "read pragma"); });
+}
+
+std::vector<Result<void>> StoreTestPeer::write_together(
+    Store& store, std::vector<std::function<Result<void>(Connection&)>> writes) {
+  return store.impl_->writer.write_together(std::move(writes));
+}
+
+}  // namespace signerd::store

@@ -1,0 +1,491 @@
+// The built daemon over its real sockets, with a real SoftHSM token: the Keys API, its limits and errors, restarts,
+// start-up failures, HSM faults and crash reconciliation.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "tests/support/daemon_process.h"
+
+namespace signerd::testing {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+const std::string kSecp256k1 = R"({"scheme":"ECDSA","curve":"secp256k1"})";
+const std::string kHash = "0x" + std::string(62, '1') + "ab";
+
+std::string str(const json::value& v, std::string_view key) {
+  if (!v.is_object() || !v.as_object().contains(key) || !v.at(key).is_string()) return {};
+  return std::string(v.at(key).as_string());
+}
+
+std::string error_message(const HttpReply& r) {
+  const auto v = r.json();
+  if (!v.is_object() || !v.as_object().contains("error")) return {};
+  return str(v.at("error"), "message");
+}
+
+// Checks the Dfns error body shape: {"error":{"id","status","message","details"}} with status = the HTTP status.
+void expect_error_body(const HttpReply& r, int status) {
+  EXPECT_EQ(r.status, status) << r.body;
+  const auto v = r.json();
+  ASSERT_TRUE(v.is_object()) << r.body;
+  const auto& e = v.at("error");
+  EXPECT_FALSE(str(e, "id").empty());
+  EXPECT_EQ(e.at("status").to_number<int>(), status);
+  EXPECT_FALSE(str(e, "message").empty());
+  EXPECT_TRUE(e.at("details").is_object());
+  EXPECT_EQ(r.headers.at("content-type"), "application/json");
+}
+
+class DaemonTest : public ::testing::Test {
+ protected:
+  void start(DaemonOptions options = {}) {
+    daemon_ = std::make_unique<DaemonProcess>(std::move(options));
+    ASSERT_TRUE(daemon_->start()) << daemon_->log();
+  }
+  void TearDown() override {
+    if (daemon_ && daemon_->running()) {
+      EXPECT_EQ(daemon_->stop(SIGTERM), 0) << daemon_->log();
+    }
+  }
+  std::string create_key(HttpClient& c, const std::string& body = kSecp256k1) {
+    auto r = c.request("POST", "/keys", body);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return str(r.json(), "id");
+  }
+  int count_keys() {
+    auto c = daemon_->unix_client();
+    auto r = c.request("GET", "/keys?limit=500");
+    return static_cast<int>(r.json().at("items").as_array().size());
+  }
+  std::unique_ptr<DaemonProcess> daemon_;
+};
+
+TEST_F(DaemonTest, CreatesReadsAndSignsOverTheUnixSocket) {
+  start();
+  auto c = daemon_->unix_client();
+  auto created = c.request("POST", "/keys", R"({"scheme":"ECDSA","curve":"secp256k1","name":"treasury"})");
+  ASSERT_EQ(created.status, 200) << created.body;
+  const auto key = created.json();
+  const std::string id = str(key, "id");
+  EXPECT_TRUE(std::regex_match(id, std::regex("^key-[a-z0-9]{5}-[a-z0-9]{5}-[a-z0-9]{14,16}$"))) << id;
+  EXPECT_EQ(str(key, "status"), "Active");
+  EXPECT_EQ(str(key, "name"), "treasury");
+  EXPECT_TRUE(std::regex_match(str(key, "publicKey"), std::regex("^0[23][0-9a-f]{64}$"))) << key;
+  EXPECT_TRUE(key.at("custodial").as_bool());
+  EXPECT_EQ(str(key.at("store"), "kind"), "Hsm");
+
+  auto got = c.request("GET", "/keys/" + id);
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(got.json(), key);
+
+  auto signed_reply = c.request("POST", "/keys/" + id + "/signatures", R"({"kind":"Hash","hash":")" + kHash + "\"}");
+  ASSERT_EQ(signed_reply.status, 200) << signed_reply.body;
+  const auto sig = signed_reply.json();
+  EXPECT_EQ(str(sig, "status"), "Signed");
+  EXPECT_EQ(str(sig, "keyId"), id);
+  EXPECT_TRUE(std::regex_match(str(sig.at("signature"), "r"), std::regex("^0x[0-9a-f]{64}$")));
+  EXPECT_TRUE(std::regex_match(str(sig.at("signature"), "s"), std::regex("^0x[0-9a-f]{64}$")));
+  const auto recid = sig.at("signature").at("recid").to_number<int>();
+  EXPECT_TRUE(recid == 0 || recid == 1);
+  EXPECT_EQ(str(sig.at("requestBody"), "hash"), kHash);
+  EXPECT_FALSE(str(sig, "dateSigned").empty());
+
+  auto fetched = c.request("GET", "/keys/" + id + "/signatures/" + str(sig, "id"));
+  ASSERT_EQ(fetched.status, 200);
+  EXPECT_EQ(fetched.json(), sig);
+  auto listed = c.request("GET", "/keys/" + id + "/signatures");
+  ASSERT_EQ(listed.status, 200);
+  EXPECT_EQ(listed.json().at("items").as_array().size(), 1u);
+  EXPECT_EQ(str(listed.json(), "keyId"), id);
+}
+
+TEST_F(DaemonTest, CreatesEveryCurveAndRefusesWhatTheHsmCannotDo) {
+  start();
+  auto c = daemon_->unix_client();
+  auto p256 = c.request("POST", "/keys", R"({"scheme":"ECDSA","curve":"secp256r1"})");
+  ASSERT_EQ(p256.status, 200) << p256.body;
+  EXPECT_TRUE(std::regex_match(str(p256.json(), "publicKey"), std::regex("^0[23][0-9a-f]{64}$")));
+  auto ed = c.request("POST", "/keys", R"({"scheme":"EdDSA","curve":"ed25519"})");
+  ASSERT_EQ(ed.status, 200) << ed.body;
+  EXPECT_TRUE(std::regex_match(str(ed.json(), "publicKey"), std::regex("^[0-9a-f]{64}$")));
+  auto msg = c.request("POST", "/keys/" + str(ed.json(), "id") + "/signatures",
+                       R"({"kind":"Message","message":"0x68656c6c6f"})");
+  ASSERT_EQ(msg.status, 200) << msg.body;
+  EXPECT_FALSE(msg.json().at("signature").as_object().contains("recid"));
+
+  for (const char* body : {R"({"scheme":"Schnorr","curve":"secp256k1"})", R"({"scheme":"DH","curve":"ed25519"})",
+                           R"({"scheme":"ECDSA","curve":"stark"})"}) {
+    auto r = c.request("POST", "/keys", body);
+    expect_error_body(r, 400);
+    EXPECT_NE(error_message(r).find("not supported"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(count_keys(), 2);
+}
+
+TEST_F(DaemonTest, TcpNeedsTheBearerToken) {
+  start();
+  auto c = daemon_->tcp_client();
+  expect_error_body(c.request("POST", "/keys", kSecp256k1), 401);
+  expect_error_body(c.request("GET", "/keys", "", {{"Authorization", "Bearer wrong"}}), 401);
+  expect_error_body(c.request("GET", "/keys", "", {{"Authorization", "Basic " + daemon_->bearer_token()}}), 401);
+  auto ok = c.request("POST", "/keys", kSecp256k1, {{"Authorization", "Bearer " + daemon_->bearer_token()}});
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(count_keys(), 1);
+}
+
+TEST_F(DaemonTest, UnixPeersOutsideTheAllowListAreRefused) {
+  start({.extra_config = "[auth]\nunix_allowed_uids = [" + std::to_string(::getuid() + 4242) + "]\n"});
+  auto c = daemon_->unix_client();
+  expect_error_body(c.request("POST", "/keys", kSecp256k1), 401);
+  auto tcp = daemon_->tcp_client();
+  auto r = tcp.request("GET", "/keys", "", {{"Authorization", "Bearer " + daemon_->bearer_token()}});
+  ASSERT_EQ(r.status, 200);
+  EXPECT_TRUE(r.json().at("items").as_array().empty());
+  // The daemon must still stop cleanly although /healthz is refused on the socket.
+}
+
+TEST_F(DaemonTest, ListsPageByPageWithNextPageToken) {
+  start();
+  auto c = daemon_->unix_client();
+  std::set<std::string> created;
+  for (int i = 0; i < 5; ++i) created.insert(create_key(c));
+  std::set<std::string> seen;
+  std::string token;
+  int pages = 0;
+  for (;;) {
+    auto r = c.request("GET", "/keys?limit=2" + (token.empty() ? "" : "&paginationToken=" + token));
+    ASSERT_EQ(r.status, 200) << r.body;
+    const auto v = r.json();
+    for (const auto& item : v.at("items").as_array()) EXPECT_TRUE(seen.insert(str(item, "id")).second);
+    ++pages;
+    if (!v.as_object().contains("nextPageToken")) break;
+    token = str(v, "nextPageToken");
+    ASSERT_LT(pages, 10);
+  }
+  EXPECT_EQ(seen, created);
+  EXPECT_EQ(pages, 3);
+  expect_error_body(c.request("GET", "/keys?limit=0"), 400);
+  expect_error_body(c.request("GET", "/keys?limit=501"), 400);
+  expect_error_body(c.request("GET", "/keys?limit=abc"), 400);
+  expect_error_body(c.request("GET", "/keys?paginationToken=%%%"), 400);
+  expect_error_body(c.request("GET", "/keys?paginationToken=bm9wZQ"), 400);
+}
+
+TEST_F(DaemonTest, RenamesAndArchivesAndArchivedKeysCannotSign) {
+  start();
+  auto c = daemon_->unix_client();
+  const auto id = create_key(c);
+  auto renamed = c.request("PUT", "/keys/" + id, R"({"name":"cold"})");
+  ASSERT_EQ(renamed.status, 200) << renamed.body;
+  EXPECT_EQ(str(renamed.json(), "name"), "cold");
+  auto cleared = c.request("PUT", "/keys/" + id, R"({"name":null})");
+  ASSERT_EQ(cleared.status, 200);
+  EXPECT_FALSE(cleared.json().as_object().contains("name"));
+  expect_error_body(c.request("PUT", "/keys/" + id, R"({})"), 400);
+
+  auto archived = c.request("DELETE", "/keys/" + id, "{}");  // the Dfns SDK sends "{}" on DELETE
+  ASSERT_EQ(archived.status, 200) << archived.body;
+  EXPECT_EQ(str(archived.json(), "status"), "Archived");
+  EXPECT_FALSE(str(archived.json(), "dateDeleted").empty());
+
+  auto sign = c.request("POST", "/keys/" + id + "/signatures", R"({"kind":"Hash","hash":")" + kHash + "\"}");
+  expect_error_body(sign, 400);
+  EXPECT_NE(error_message(sign).find("archived"), std::string::npos);
+  expect_error_body(c.request("PUT", "/keys/" + id, R"({"name":"x"})"), 400);
+  expect_error_body(c.request("DELETE", "/keys/" + id, ""), 400);
+  EXPECT_EQ(str(c.request("GET", "/keys/" + id).json(), "status"), "Archived");
+  EXPECT_TRUE(c.request("GET", "/keys/" + id + "/signatures").json().at("items").as_array().empty());
+}
+
+struct BadRequest {
+  const char* name;
+  std::string method;
+  std::string path;  // "{key}" is replaced by a real key id
+  std::string body;
+  int status;
+  const char* message_fragment;
+};
+
+class DaemonBadInput : public DaemonTest, public ::testing::WithParamInterface<BadRequest> {};
+
+TEST_P(DaemonBadInput, GetsAClearErrorAndChangesNothing) {
+  start();
+  auto c = daemon_->unix_client();
+  const auto key = create_key(c);
+  const auto& p = GetParam();
+  std::string path = p.path;
+  if (auto pos = path.find("{key}"); pos != std::string::npos) path.replace(pos, 5, key);
+  auto r = c.request(p.method, path, p.body);
+  expect_error_body(r, p.status);
+  EXPECT_NE(error_message(r).find(p.message_fragment), std::string::npos) << r.body;
+  // Nothing changed: still one key, no signatures, name unset.
+  EXPECT_EQ(count_keys(), 1);
+  EXPECT_TRUE(c.request("GET", "/keys/" + key + "/signatures").json().at("items").as_array().empty());
+  EXPECT_FALSE(c.request("GET", "/keys/" + key).json().as_object().contains("name"));
+}
+
+const std::string kSig = "/keys/{key}/signatures";
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, DaemonBadInput,
+    ::testing::Values(
+        BadRequest{"MalformedJson", "POST", "/keys", R"({"scheme":)", 400, "malformed JSON"},
+        BadRequest{"NotAnObject", "POST", "/keys", R"(["ECDSA"])", 400, "must be a JSON object"},
+        BadRequest{"EmptyBody", "POST", "/keys", "", 400, "must be a JSON object"},
+        BadRequest{"WrongType", "POST", "/keys", R"({"scheme":1,"curve":"secp256k1"})", 400, "'scheme' must be a string"},
+        BadRequest{"MissingCurve", "POST", "/keys", R"({"scheme":"ECDSA"})", 400, "'curve' is required"},
+        BadRequest{"UnknownField", "POST", "/keys", R"({"scheme":"ECDSA","curve":"secp256k1","colour":"red"})", 400,
+                   "unknown field 'colour'"},
+        BadRequest{"MismatchedCurve", "POST", "/keys", R"({"scheme":"ECDSA","curve":"ed25519"})", 400,
+                   "does not go with"},
+        BadRequest{"NameTooLong", "POST", "/keys",
+                   R"({"scheme":"ECDSA","curve":"secp256k1","name":")" + std::string(300, 'n') + "\"}", 400,
+                   "'name' must be 1 to 256"},
+        BadRequest{"DelegateToNotYet", "POST", "/keys", R"({"scheme":"ECDSA","curve":"secp256k1","delegateTo":"us-1"})",
+                   400, "'delegateTo' is not supported"},
+        BadRequest{"ShortHash", "POST", kSig, R"({"kind":"Hash","hash":"0x1234"})", 400, "32 bytes"},
+        BadRequest{"LongHash", "POST", kSig, R"({"kind":"Hash","hash":"0x)" + std::string(66, 'a') + "\"}", 400,
+                   "32 bytes"},
+        BadRequest{"BadHex", "POST", kSig, R"({"kind":"Hash","hash":"0x)" + std::string(63, 'a') + "g\"}", 400,
+                   "'hash' must be hex"},
+        BadRequest{"HashNotString", "POST", kSig, R"({"kind":"Hash","hash":42})", 400, "'hash' must be a string"},
+        BadRequest{"UnknownKind", "POST", kSig, R"({"kind":"Psbt","psbt":"0x00"})", 400, "kind 'Psbt'"},
+        BadRequest{"MessageOnEcdsa", "POST", kSig, R"({"kind":"Message","message":"0x00"})", 400, "EdDSA keys only"},
+        BadRequest{"SignatureUnknownField", "POST", kSig, R"({"kind":"Hash","hash":")" + kHash + R"(","x":1})", 400,
+                   "unknown field 'x'"},
+        BadRequest{"UnknownKey", "GET", "/keys/key-aaaaa-aaaaa-aaaaaaaaaaaaaaaa", "", 404, "not found"},
+        BadRequest{"SignUnknownKey", "POST", "/keys/key-aaaaa-aaaaa-aaaaaaaaaaaaaaaa/signatures",
+                   R"({"kind":"Hash","hash":")" + kHash + "\"}", 404, "not found"},
+        BadRequest{"UnknownSignature", "GET", "/keys/{key}/signatures/sig-aaaaa-aaaaa-aaaaaaaaaaaaaaaa", "", 404,
+                   "not found"},
+        BadRequest{"UnknownRoute", "GET", "/nope", "", 404, "no route"},
+        BadRequest{"WrongMethod", "PATCH", "/keys/{key}", "{}", 400, "not allowed"}),
+    [](const auto& info) { return info.param.name; });
+
+TEST_F(DaemonTest, ExternalIdMakesSigningIdempotent) {
+  start();
+  auto c = daemon_->unix_client();
+  const auto key = create_key(c);
+  const std::string body = R"({"kind":"Hash","hash":")" + kHash + R"(","externalId":"payout-1"})";
+  auto first = c.request("POST", "/keys/" + key + "/signatures", body);
+  auto again = c.request("POST", "/keys/" + key + "/signatures", body);
+  ASSERT_EQ(first.status, 200) << first.body;
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(first.json(), again.json());
+  const std::string other = R"({"kind":"Hash","hash":"0x)" + std::string(64, 'c') + R"(","externalId":"payout-1"})";
+  auto conflict = c.request("POST", "/keys/" + key + "/signatures", other);
+  expect_error_body(conflict, 409);
+  EXPECT_EQ(str(conflict.json().at("error").at("details").at("duplicate"), "id"), str(first.json(), "id"));
+  EXPECT_EQ(c.request("GET", "/keys/" + key + "/signatures").json().at("items").as_array().size(), 1u);
+}
+
+TEST_F(DaemonTest, OversizedBodiesGet413) {
+  start({.extra_config = "[limits]\nmax_body_bytes = 1024\n"});
+  auto c = daemon_->unix_client();
+  const std::string big = R"({"scheme":"ECDSA","curve":"secp256k1","name":")" + std::string(2000, 'x') + "\"}";
+  auto r = c.request("POST", "/keys", big);
+  expect_error_body(r, 413);
+  EXPECT_EQ(count_keys(), 0);
+}
+
+TEST_F(DaemonTest, OversizedHeadersGet431) {
+  start({.extra_config = "[limits]\nmax_header_bytes = 1024\n"});
+  auto c = daemon_->unix_client();
+  auto r = c.request("GET", "/keys", "", {{"X-Padding", std::string(4000, 'p')}});
+  EXPECT_EQ(r.status, 431);
+}
+
+TEST_F(DaemonTest, GarbageIsA400AndTheConnectionCloses) {
+  start();
+  auto c = daemon_->unix_client();
+  c.send_raw("THIS IS NOT HTTP\r\n\r\n");
+  auto [bytes, closed] = c.read_until_closed(5s);
+  EXPECT_TRUE(bytes.starts_with("HTTP/1.1 400")) << bytes;
+  EXPECT_TRUE(closed);
+}
+
+TEST_F(DaemonTest, SlowOrHalfSentRequestsAreClosedAndChangeNothing) {
+  start({.extra_config = "[limits]\nread_timeout_ms = 300\n"});
+  auto slow = daemon_->unix_client();
+  slow.send_raw("POST /keys HTTP/1.1\r\nHost: x\r\n");  // the header never ends
+  auto half = daemon_->tcp_client();
+  half.send_raw("POST /keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + daemon_->bearer_token() +
+                "\r\nContent-Length: 100\r\n\r\n" + kSecp256k1);  // the body never completes
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_TRUE(slow.read_until_closed(5s).second);
+  EXPECT_TRUE(half.read_until_closed(5s).second);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+  EXPECT_EQ(count_keys(), 0);
+}
+
+TEST_F(DaemonTest, IdleKeepAliveConnectionsAreClosed) {
+  start({.extra_config = "[limits]\nidle_timeout_ms = 200\n"});
+  auto c = daemon_->unix_client();
+  ASSERT_EQ(c.request("GET", "/healthz").status, 200);
+  EXPECT_TRUE(c.read_until_closed(5s).second);
+}
+
+TEST_F(DaemonTest, KeysSurviveARestart) {
+  start();
+  std::string id, public_key;
+  {
+    auto c = daemon_->unix_client();
+    auto r = c.request("POST", "/keys", R"({"scheme":"EdDSA","curve":"ed25519"})");
+    id = str(r.json(), "id");
+    public_key = str(r.json(), "publicKey");
+  }
+  ASSERT_EQ(daemon_->stop(SIGTERM), 0) << daemon_->log();
+  EXPECT_FALSE(std::filesystem::exists(daemon_->socket_path())) << "the socket is removed on a clean stop";
+  ASSERT_TRUE(daemon_->start()) << daemon_->log();
+  auto c = daemon_->unix_client();
+  auto r = c.request("GET", "/keys/" + id);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(str(r.json(), "publicKey"), public_key);
+  auto sig = c.request("POST", "/keys/" + id + "/signatures", R"({"kind":"Hash","hash":")" + kHash + "\"}");
+  EXPECT_EQ(sig.status, 200) << sig.body;
+}
+
+TEST_F(DaemonTest, SigtermLetsAnInFlightConnectionFinishThenExitsZero) {
+  start();
+  auto c = daemon_->unix_client();
+  ASSERT_EQ(c.request("GET", "/healthz").status, 200);  // an idle keep-alive connection stays open
+  EXPECT_EQ(daemon_->stop(SIGTERM, 10s), 0) << daemon_->log();
+  EXPECT_NE(daemon_->log().find("draining"), std::string::npos);
+}
+
+TEST_F(DaemonTest, HsmFailureMidRequestIs503ThenRecovers) {
+  DaemonOptions o;
+  o.module = SIGNERD_P11FAULT_MODULE;
+  DaemonProcess probe_paths;  // only for a scratch directory name
+  const auto control = probe_paths.dir() / "fault-control";
+  o.env = {{"P11FAULT_REAL_MODULE", SoftHsmToken::module_path()}, {"P11FAULT_CONTROL", control.string()}};
+  start(o);
+  auto c = daemon_->unix_client();
+  const auto key = create_key(c);
+  const std::string body = R"({"kind":"Hash","hash":")" + kHash + "\"}";
+  std::ofstream(control) << "device_error\n";
+  auto failed = c.request("POST", "/keys/" + key + "/signatures", body);
+  expect_error_body(failed, 503);
+  auto failed_create = c.request("POST", "/keys", kSecp256k1);
+  expect_error_body(failed_create, 503);
+  std::filesystem::remove(control);
+  auto recovered = c.request("POST", "/keys/" + key + "/signatures", body);
+  EXPECT_EQ(recovered.status, 200) << recovered.body;
+  EXPECT_EQ(count_keys(), 1) << "the failed creation left no Active key";
+  EXPECT_EQ(c.request("GET", "/keys/" + key + "/signatures").json().at("items").as_array().size(), 1u);
+}
+
+TEST_F(DaemonTest, WrongPinStopsStartUpWithAClearMessage) {
+  DaemonProcess d({.pin_override = "987654"});
+  EXPECT_NE(d.run_to_exit(), 0);
+  const auto log = d.log();
+  EXPECT_NE(log.find("PIN incorrect"), std::string::npos) << log;
+  EXPECT_EQ(log.find("987654"), std::string::npos) << "the PIN must never be logged";
+}
+
+TEST_F(DaemonTest, MissingModuleStopsStartUpWithAClearMessage) {
+  DaemonProcess d({.module = "/nonexistent/libpkcs11.so"});
+  EXPECT_NE(d.run_to_exit(), 0);
+  EXPECT_NE(d.log().find("/nonexistent/libpkcs11.so"), std::string::npos) << d.log();
+}
+
+TEST_F(DaemonTest, MissingTokenStopsStartUpWithAClearMessage) {
+  DaemonProcess d({.token_label_override = "no-such-token"});
+  EXPECT_NE(d.run_to_exit(), 0);
+  EXPECT_NE(d.log().find("no-such-token"), std::string::npos) << d.log();
+}
+
+TEST_F(DaemonTest, UnknownConfigKeyStopsStartUpNamingIt) {
+  DaemonProcess d({.extra_config = "[limits]\nmax_bodybytes = 10\n"});
+  EXPECT_EQ(d.run_to_exit(), 78);  // EX_CONFIG
+  EXPECT_NE(d.log().find("limits.max_bodybytes"), std::string::npos) << d.log();
+}
+
+// A crash between "record Creating" and "record Active" leaves a Creating row; start-up reconciles it from the HSM.
+TEST_F(DaemonTest, StartUpReconcilesKeysACrashLeftCreating) {
+  start();
+  { auto c = daemon_->unix_client(); create_key(c); }  // creates the schema
+  ASSERT_EQ(daemon_->stop(SIGTERM), 0);
+  const std::string made = "key-crash-aaaaa-bbbbbbbbbbbbbbbb", lost = "key-crash-ccccc-dddddddddddddddd";
+  const auto sql = [&](const std::string& id) {
+    return "INSERT INTO keys (id, scheme, curve, public_key, status, custodial, owner_id, date_created_ms) VALUES ('" +
+           id + "','ECDSA','secp256k1','','Creating',1,'os-uid-0',1700000000000);";
+  };
+  const std::string cmd = "sqlite3 '" + daemon_->db_path().string() + "' \"" + sql(made) + sql(lost) + "\"";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  // The HSM did create the first key before the "crash": an object whose CKA_ID is the key id.
+  std::string hex_id;
+  for (unsigned char ch : made) {
+    char b[3];
+    std::snprintf(b, sizeof b, "%02x", ch);
+    hex_id += b;
+  }
+  const std::string gen = "pkcs11-tool --module " + SoftHsmToken::module_path() + " --token-label e2e --login --pin " +
+                          daemon_->token().pin() + " --keypairgen --key-type EC:secp256k1 --id " + hex_id +
+                          " --label " + made + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(gen.c_str()), 0);
+
+  ASSERT_TRUE(daemon_->start()) << daemon_->log();
+  auto c = daemon_->unix_client();
+  auto finished = c.request("GET", "/keys/" + made);
+  ASSERT_EQ(finished.status, 200) << finished.body;
+  EXPECT_EQ(str(finished.json(), "status"), "Active");
+  EXPECT_TRUE(std::regex_match(str(finished.json(), "publicKey"), std::regex("^0[23][0-9a-f]{64}$")));
+  auto sig = c.request("POST", "/keys/" + made + "/signatures", R"({"kind":"Hash","hash":")" + kHash + "\"}");
+  EXPECT_EQ(sig.status, 200) << sig.body;
+  expect_error_body(c.request("GET", "/keys/" + lost), 404);
+  EXPECT_NE(daemon_->log().find("activated=1 failed=1"), std::string::npos) << daemon_->log();
+  EXPECT_EQ(count_keys(), 2);
+}
+
+
+// api/openapi.yaml and the router agree in both directions: every documented (path, method) is served, and every
+// other method on a documented path is refused as not allowed.
+TEST_F(DaemonTest, OpenApiDescribesExactlyTheRoutesServed) {
+  std::ifstream in(SIGNERD_OPENAPI);
+  ASSERT_TRUE(in) << SIGNERD_OPENAPI;
+  std::map<std::string, std::set<std::string>> documented;
+  std::string line, current;
+  bool in_paths = false;
+  const std::regex path_line("^  (/[^:]*):\\s*$"), method_line("^    (get|put|post|delete|patch):\\s*$");
+  std::smatch m;
+  while (std::getline(in, line)) {
+    if (line.rfind("paths:", 0) == 0) { in_paths = true; continue; }
+    if (in_paths && !line.empty() && line[0] != ' ') break;
+    if (!in_paths) continue;
+    if (std::regex_match(line, m, path_line)) current = m[1];
+    else if (std::regex_match(line, m, method_line)) documented[current].insert(m[1]);
+  }
+  ASSERT_GE(documented.size(), 5u);
+
+  start();
+  auto c = daemon_->unix_client();
+  const auto key = create_key(c);
+  const auto sig = str(c.request("POST", "/keys/" + key + "/signatures", R"({"kind":"Hash","hash":")" + kHash + "\"}")
+                           .json(), "id");
+  for (const auto& [path, methods] : documented) {
+    std::string target = std::regex_replace(path, std::regex("\\{keyId\\}"), key);
+    target = std::regex_replace(target, std::regex("\\{signatureId\\}"), sig);
+    for (const std::string method : {"get", "put", "post", "delete", "patch"}) {
+      std::string upper = method;
+      for (auto& ch : upper) ch = static_cast<char>(std::toupper(ch));
+      auto r = c.request(upper, target, method == "get" ? "" : "{}");
+      const auto msg = error_message(r);
+      const bool served = msg.find("no route") == std::string::npos && msg.find("not allowed") == std::string::npos;
+      EXPECT_EQ(served, methods.contains(method)) << upper << " " << path << " -> " << r.status << " " << r.body;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace signerd::testing

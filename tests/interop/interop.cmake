@@ -1,0 +1,10 @@
+# Node oracles (see tests/interop/README.md). Included from tests/CMakeLists.txt, so CMAKE_CURRENT_SOURCE_DIR is
+# tests/. Needs `npm ci` in tests/interop first (./scripts/test does it).
+add_test(NAME interop.keys
+  COMMAND ${PROJECT_SOURCE_DIR}/tests/e2e/with_daemon $<TARGET_FILE:signerd> -- node --test ${CMAKE_CURRENT_SOURCE_DIR}/interop/keys.test.mjs)
+set_tests_properties(interop.keys PROPERTIES LABELS interop TIMEOUT 120)
+
+# The oracle's own logic, against noble- and OpenSSL-made signatures; needs no daemon.
+add_test(NAME interop.verify_selftest
+  COMMAND node --test ${CMAKE_CURRENT_SOURCE_DIR}/interop/verify.selftest.mjs)
+set_tests_properties(interop.verify_selftest PROPERTIES LABELS interop TIMEOUT 60)

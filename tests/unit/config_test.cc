@@ -1,0 +1,101 @@
+#include <gtest/gtest.h>
+
+#include "config/config.h"
+
+namespace signerd::config {
+namespace {
+
+constexpr const char* kMinimal = R"(
+[hsm]
+module = "/usr/lib/softhsm/libsofthsm2.so"
+token_label = "t"
+pin_file = "pin"
+[store]
+path = "db/signerd.db"
+[listen]
+unix_socket = "/run/signerd.sock"
+)";
+
+TEST(Config, MinimalFileGetsDefaultsAndResolvesRelativePaths) {
+  auto c = parse_config(kMinimal, "/etc/signerd");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->hsm.pin_file, "/etc/signerd/pin");
+  EXPECT_EQ(c->store.path, "/etc/signerd/db/signerd.db");
+  EXPECT_EQ(c->hsm.sessions, 2u);
+  EXPECT_EQ(c->limits.max_body_bytes, 65536u);
+  EXPECT_EQ(c->listen.unix_socket_mode, 0660u);
+  EXPECT_FALSE(c->auth.unix_allowed_uids.has_value());
+  EXPECT_TRUE(c->listen.tcp.empty());
+}
+
+TEST(Config, TheExampleFileIsValid) {
+  auto c = load_config(SIGNERD_EXAMPLE_CONFIG);
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->listen.tcp, "127.0.0.1:8420");
+}
+
+struct BadCase {
+  const char* name;
+  std::string toml;
+  const char* expected_fragment;
+};
+
+class ConfigRejects : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(ConfigRejects, WithAMessageNamingTheProblem) {
+  auto c = parse_config(GetParam().toml, "/etc/signerd");
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(c.error().message.find(GetParam().expected_fragment), std::string::npos) << c.error().message;
+}
+
+const std::string kBase = kMinimal;
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, ConfigRejects,
+    ::testing::Values(
+        BadCase{"UnknownKey", kBase + "[log]\nlevle = \"info\"\n", "unknown key 'log.levle'"},
+        BadCase{"UnknownSection", kBase + "[hsmm]\n", "unknown section or key 'hsmm'"},
+        BadCase{"NotToml", "[hsm\nmodule=", "not valid TOML"},
+        BadCase{"MissingModule", "[hsm]\ntoken_label=\"t\"\npin_file=\"p\"\n[store]\npath=\"d\"\n[listen]\nunix_socket=\"s\"\n",
+                "hsm.module is required"},
+        BadCase{"NoToken", "[hsm]\nmodule=\"m\"\npin_file=\"p\"\n[store]\npath=\"d\"\n[listen]\nunix_socket=\"s\"\n",
+                "token_label"},
+        BadCase{"BothPinSources",
+                "[hsm]\nmodule=\"m\"\ntoken_label=\"t\"\npin_file=\"p\"\npin_credential=\"c\"\n[store]\npath=\"d\"\n"
+                "[listen]\nunix_socket=\"s\"\n",
+                "exactly one"},
+        BadCase{"WrongType", kBase + "[limits]\nmax_body_bytes = \"big\"\n", "limits.max_body_bytes must be an integer"},
+        BadCase{"OutOfRange", kBase + "[limits]\nmax_body_bytes = 1\n", "limits.max_body_bytes must be between"},
+        BadCase{"ZeroSessions", "[hsm]\nmodule=\"m\"\ntoken_label=\"t\"\npin_file=\"p\"\nsessions=0\n[store]\npath=\"d\"\n"
+                                "[listen]\nunix_socket=\"s\"\n",
+                "hsm.sessions must be between 1 and 256"},
+        BadCase{"BadTcp", kBase + "tcp = \"localhost\"\n[auth]\ntcp_bearer_token_file=\"t\"\n", "listen.tcp must be"},
+        BadCase{"TcpWithoutToken", kBase + "tcp = \"127.0.0.1:8420\"\n", "tcp_bearer_token_file is required"},
+        BadCase{"BadMode", kBase + "unix_socket_mode = \"rw\"\n", "octal mode"},
+        BadCase{"BadLevel", kBase + "[log]\nlevel = \"loud\"\n", "log.level must be one of"},
+        BadCase{"NegativeUid", kBase + "[auth]\nunix_allowed_uids = [-1]\n", "auth.unix_allowed_uids"},
+        BadCase{"NoListener", "[hsm]\nmodule=\"m\"\ntoken_label=\"t\"\npin_file=\"p\"\n[store]\npath=\"d\"\n",
+                "signerd must listen somewhere"},
+        BadCase{"PageDefaultAboveMax", kBase + "[limits]\nmax_page_size = 10\ndefault_page_size = 20\n",
+                "default_page_size must not exceed"}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(HostPort, ParsesIpv4Ipv6AndNames) {
+  auto a = parse_host_port("127.0.0.1:8420");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->host, "127.0.0.1");
+  EXPECT_EQ(a->port, 8420);
+  auto b = parse_host_port("[::1]:1");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->host, "::1");
+  EXPECT_TRUE(parse_host_port("localhost:65535"));
+  EXPECT_FALSE(parse_host_port("localhost:65536"));
+  EXPECT_FALSE(parse_host_port("localhost:0"));
+  EXPECT_FALSE(parse_host_port(":80"));
+  EXPECT_FALSE(parse_host_port("::1:80"));
+  EXPECT_FALSE(parse_host_port("host:8x"));
+}
+
+}  // namespace
+}  // namespace signerd::config
