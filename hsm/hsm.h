@@ -5,6 +5,8 @@
 // user login for the application, and a bounded pool of further sessions leased to callers, one operation per
 // session at a time. It is the only code in signerd that includes pkcs11.h.
 //
+// Open at most one Hsm per module in a process: recovery finalises and re-initialises the whole module.
+//
 // Thread-safety: every public member function is safe to call from many threads at once. Calls block (PKCS#11 is
 // blocking): call them from worker threads, never from an I/O thread. At most `sessions` operations run at once;
 // further callers wait for a free session up to `lease_timeout`, then get kUnavailable.
