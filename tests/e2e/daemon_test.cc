@@ -366,8 +366,8 @@ TEST_F(DaemonTest, SigtermLetsAnInFlightConnectionFinishThenExitsZero) {
 TEST_F(DaemonTest, HsmFailureMidRequestIs503ThenRecovers) {
   DaemonOptions o;
   o.module = SIGNERD_P11FAULT_MODULE;
-  DaemonProcess probe_paths;  // only for a scratch directory name
-  const auto control = probe_paths.dir() / "fault-control";
+  TempDir scratch;
+  const auto control = scratch.path() / "fault-control";
   o.env = {{"P11FAULT_REAL_MODULE", SoftHsmToken::module_path()}, {"P11FAULT_CONTROL", control.string()}};
   start(o);
   auto c = daemon_->unix_client();
@@ -391,6 +391,17 @@ TEST_F(DaemonTest, WrongPinStopsStartUpWithAClearMessage) {
   const auto log = d.log();
   EXPECT_NE(log.find("PIN incorrect"), std::string::npos) << log;
   EXPECT_EQ(log.find("987654"), std::string::npos) << "the PIN must never be logged";
+}
+
+TEST_F(DaemonTest, LockedPinStopsStartUpWithAClearMessage) {
+  TempDir scratch;
+  const auto control = scratch.path() / "fault-control";
+  std::ofstream(control) << "pin_locked C_Login\n";
+  DaemonProcess d({.module = SIGNERD_P11FAULT_MODULE,
+                   .env = {{"P11FAULT_REAL_MODULE", SoftHsmToken::module_path()},
+                           {"P11FAULT_CONTROL", control.string()}}});
+  EXPECT_EQ(d.run_to_exit(), 69);  // EX_UNAVAILABLE
+  EXPECT_NE(d.log().find("PIN locked"), std::string::npos) << d.log();
 }
 
 TEST_F(DaemonTest, MissingModuleStopsStartUpWithAClearMessage) {

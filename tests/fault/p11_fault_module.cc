@@ -7,6 +7,7 @@
 //   device_error [C_Fn ...]           return CKR_DEVICE_ERROR without calling the real module
 //   device_error_once [C_Fn ...]      the same for exactly one call, then truncate the file
 //   delay <ms> [C_Fn ...]             sleep <ms> milliseconds, then forward
+//   pin_locked [C_Fn ...]             return CKR_PIN_LOCKED (as a token does after too many wrong PINs)
 //
 // When function names follow, only those functions are affected. Thread-safe; nothing runs at load time.
 #include <dlfcn.h>
@@ -63,7 +64,7 @@ CK_RV inject(const char* function) {
       if (words.size() < 2) return CKR_OK;
       delay_ms = std::strtol(words[1].c_str(), nullptr, 10);
       first_function = 2;
-    } else if (mode != "device_error" && mode != "device_error_once") {
+    } else if (mode != "device_error" && mode != "device_error_once" && mode != "pin_locked") {
       return CKR_OK;
     }
     if (words.size() > first_function &&
@@ -71,6 +72,7 @@ CK_RV inject(const char* function) {
       return CKR_OK;
     }
     if (mode == "device_error") return CKR_DEVICE_ERROR;
+    if (mode == "pin_locked") return CKR_PIN_LOCKED;
     if (mode == "device_error_once") {
       const int fd = ::open(control, O_WRONLY | O_TRUNC | O_CLOEXEC);
       if (fd >= 0) ::close(fd);
