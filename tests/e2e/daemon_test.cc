@@ -216,6 +216,8 @@ struct BadRequest {
   const char* message_fragment;
 };
 
+void PrintTo(const BadRequest& r, std::ostream* os) { *os << r.name; }
+
 class DaemonBadInput : public DaemonTest, public ::testing::WithParamInterface<BadRequest> {};
 
 TEST_P(DaemonBadInput, GetsAClearErrorAndChangesNothing) {

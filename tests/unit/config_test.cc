@@ -40,6 +40,8 @@ struct BadCase {
   const char* expected_fragment;
 };
 
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
+
 class ConfigRejects : public ::testing::TestWithParam<BadCase> {};
 
 TEST_P(ConfigRejects, WithAMessageNamingTheProblem) {
