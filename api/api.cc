@@ -234,7 +234,11 @@ Result<core::SignatureRequest> decode_signature_request(std::string_view body) {
 
 }  // namespace
 
-Response Api::handle(const Request& request, const core::Principal& who) const {
+void Api::handle(const Request& request, const core::Principal& who, Reply reply) const {
+  if (auto response = route(request, who, reply)) reply(std::move(*response));
+}
+
+std::optional<Response> Api::route(const Request& request, const core::Principal& who, const Reply& reply) const {
   const unsigned version = request.version();
   const bool keep_alive = request.keep_alive();
   const std::string_view target = request.target();
@@ -247,7 +251,7 @@ Response Api::handle(const Request& request, const core::Principal& who) const {
   const auto parts = split_path(path);
   const auto method = request.method();
 
-  auto reply = [&](Result<json::value> result) {
+  auto respond = [version, keep_alive](Result<json::value> result) {
     if (!result) return error_response(result.error(), version, keep_alive);
     return json_response(http::status::ok, json::serialize(*result), version, keep_alive);
   };
@@ -261,18 +265,18 @@ Response Api::handle(const Request& request, const core::Principal& who) const {
 
   if (parts.size() == 1 && parts[0] == "healthz") {
     if (method != http::verb::get) return method_not_allowed();
-    return reply(json::value(json::object{{"status", "ok"}}));
+    return respond(json::value(json::object{{"status", "ok"}}));
   }
 
   if (!parts.empty() && parts[0] == "keys") {
     if (parts.size() == 1) {
-      if (method == http::verb::post) return reply(create_key(keys_, who, request.body()));
+      if (method == http::verb::post) return respond(create_key(keys_, who, request.body()));
       if (method == http::verb::get) {
         auto page = page_params(*query, options_);
-        if (!page) return reply(std::unexpected(page.error()));
+        if (!page) return respond(std::unexpected(page.error()));
         auto keys = keys_.list_keys(page->before, page->limit);
-        if (!keys) return reply(std::unexpected(keys.error()));
-        return reply(json::value(page_json(*keys, key_json)));
+        if (!keys) return respond(std::unexpected(keys.error()));
+        return respond(json::value(page_json(*keys, key_json)));
       }
       return method_not_allowed();
     }
@@ -281,38 +285,40 @@ Response Api::handle(const Request& request, const core::Principal& who) const {
       switch (method) {
         case http::verb::get: {
           auto key = keys_.get_key(key_id);
-          if (!key) return reply(std::unexpected(key.error()));
-          return reply(json::value(key_json(*key)));
+          if (!key) return respond(std::unexpected(key.error()));
+          return respond(json::value(key_json(*key)));
         }
-        case http::verb::put: return reply(rename_key(keys_, key_id, request.body()));
-        case http::verb::delete_: return reply(archive_key(keys_, key_id, request.body()));
+        case http::verb::put: return respond(rename_key(keys_, key_id, request.body()));
+        case http::verb::delete_: return respond(archive_key(keys_, key_id, request.body()));
         default: return method_not_allowed();
       }
     }
     if (parts[2] == "signatures" && parts.size() == 3) {
       if (method == http::verb::post) {
         auto req = decode_signature_request(request.body());
-        if (!req) return reply(std::unexpected(req.error()));
-        auto outcome = keys_.sign(who, key_id, *req);
-        if (!outcome) return reply(std::unexpected(outcome.error()));
-        return reply(json::value(signature_json(outcome->signature)));
+        if (!req) return respond(std::unexpected(req.error()));
+        keys_.sign_async(who, key_id, *req, [reply, respond](Result<core::SignOutcome> outcome) {
+          if (!outcome) return reply(respond(std::unexpected(std::move(outcome.error()))));
+          reply(respond(json::value(signature_json(outcome->signature))));
+        });
+        return std::nullopt;
       }
       if (method == http::verb::get) {
         auto page = page_params(*query, options_);
-        if (!page) return reply(std::unexpected(page.error()));
+        if (!page) return respond(std::unexpected(page.error()));
         auto sigs = keys_.list_signatures(key_id, page->before, page->limit);
-        if (!sigs) return reply(std::unexpected(sigs.error()));
+        if (!sigs) return respond(std::unexpected(sigs.error()));
         auto o = page_json(*sigs, signature_json);
         o["keyId"] = key_id;
-        return reply(json::value(std::move(o)));
+        return respond(json::value(std::move(o)));
       }
       return method_not_allowed();
     }
     if (parts[2] == "signatures" && parts.size() == 4) {
       if (method != http::verb::get) return method_not_allowed();
       auto sig = keys_.get_signature(key_id, parts[3]);
-      if (!sig) return reply(std::unexpected(sig.error()));
-      return reply(json::value(signature_json(*sig)));
+      if (!sig) return respond(std::unexpected(sig.error()));
+      return respond(json::value(signature_json(*sig)));
     }
   }
   return error_response({ErrorCode::kNotFound, "no route for " + std::string(path), {}}, version, keep_alive);

@@ -4,9 +4,13 @@
 // the reference names them. openapi.yaml beside this file describes every route; a test checks the two agree.
 //
 // Thread-safety: handle() may run on many threads at once. It blocks (core does HSM and store work): call it from
-// worker threads, never from an I/O thread.
+// worker threads, never from an I/O thread. Signing does not wait for its durable write: its reply comes from the
+// store's writer thread once the signature is durable.
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+
+#include <functional>
+#include <optional>
 
 #include "common/error.h"
 #include "core/key_service.h"
@@ -27,10 +31,15 @@ class Api {
  public:
   Api(core::KeyService& keys, ApiOptions options) : keys_(keys), options_(options) {}
 
-  // Answers one authenticated request. Never throws; every outcome is a JSON response.
-  Response handle(const Request& request, const core::Principal& who) const;
+  // Answers one authenticated request by calling `reply` exactly once, with a JSON response for every outcome:
+  // before handle() returns, or later from another thread (see above). `request` must stay alive until then.
+  using Reply = std::function<void(Response)>;
+  void handle(const Request& request, const core::Principal& who, Reply reply) const;
 
  private:
+  // The response, or nullopt when `reply` will be called later.
+  std::optional<Response> route(const Request& request, const core::Principal& who, const Reply& reply) const;
+
   core::KeyService& keys_;
   ApiOptions options_;
 };

@@ -52,7 +52,7 @@ struct LimitsConfig {
 
 struct ServerConfig {
   unsigned io_threads = 1;
-  unsigned worker_threads = 16;          // threads that run blocking HSM and store work
+  unsigned worker_threads = 4;           // threads that run blocking HSM work (signing does not wait for commits)
   std::chrono::milliseconds shutdown_grace{10'000};
 };
 

@@ -3,6 +3,8 @@
 #include <openssl/sha.h>
 
 #include <chrono>
+#include <future>
+#include <memory>
 
 #include "chains/ecdsa.h"
 #include "common/ids.h"
@@ -92,17 +94,30 @@ Result<store::KeyRecord> KeyService::create_key(const Principal& who, const Crea
   }
   auto public_key = api_public_key(type->hsm_curve, *point);
   if (!public_key) return std::unexpected(public_key.error());
-  return store_.transition_key(key.id, {.from = store::KeyStatus::kCreating,
-                                        .to = store::KeyStatus::kActive,
-                                        .public_key = *public_key});
+  auto active = store_.transition_key(key.id, {.from = store::KeyStatus::kCreating,
+                                               .to = store::KeyStatus::kActive,
+                                               .public_key = *public_key});
+  if (active) remember(*active);
+  return active;
+}
+
+void KeyService::remember(const store::KeyRecord& key) {
+  std::unique_lock lock(cache_mutex_);
+  if (cache_.size() >= kMaxCachedKeys && !cache_.contains(key.id)) cache_.clear();
+  cache_.insert_or_assign(key.id, key);
 }
 
 Result<store::KeyRecord> KeyService::get_key(std::string_view key_id) {
+  {
+    std::shared_lock lock(cache_mutex_);
+    if (auto it = cache_.find(std::string(key_id)); it != cache_.end()) return it->second;
+  }
   auto key = store_.get_key(key_id);
   if (!key) return std::unexpected(key.error());
   if (!*key || (*key)->status == store::KeyStatus::kCreating || (*key)->status == store::KeyStatus::kFailed) {
     return fail(ErrorCode::kNotFound, "key " + std::string(key_id) + " not found");
   }
+  remember(**key);
   return std::move(**key);
 }
 
@@ -122,7 +137,9 @@ Result<store::Page<store::KeyRecord>> KeyService::list_keys(std::optional<std::i
 Result<store::KeyRecord> KeyService::rename_key(std::string_view key_id, std::optional<std::string> name) {
   auto key = active_key(key_id);
   if (!key) return key;
-  return store_.rename_key(key_id, std::move(name));
+  auto renamed = store_.rename_key(key_id, std::move(name));
+  if (renamed) remember(*renamed);
+  return renamed;
 }
 
 Result<store::KeyRecord> KeyService::archive_key(std::string_view key_id) {
@@ -135,28 +152,35 @@ Result<store::KeyRecord> KeyService::archive_key(std::string_view key_id) {
     // Archived concurrently by another request.
     return fail(ErrorCode::kInvalidArgument, "key " + std::string(key_id) + " is archived");
   }
+  if (archived) remember(*archived);
   return archived;
 }
 
-Result<SignOutcome> KeyService::sign(const Principal& who, std::string_view key_id,
-                                     const SignatureRequest& request) {
+Result<SignOutcome> KeyService::replay(const store::SignatureRecord& existing, std::string_view key_id,
+                                       std::string_view digest) {
+  if (existing.key_id != key_id || existing.request_digest != digest) {
+    Error e{ErrorCode::kConflict, "Conflicting signature request with same externalId", {}};
+    e.details["duplicate"] = {{"id", existing.id}, {"externalId", existing.external_id.value_or("")}};
+    return std::unexpected(std::move(e));
+  }
+  return SignOutcome{existing, false};
+}
+
+Result<KeyService::Prepared> KeyService::sign_in_hsm(const Principal& who, std::string_view key_id,
+                                                     const SignatureRequest& request) {
   auto key = get_key(key_id);
   if (!key) return std::unexpected(key.error());
   const std::string digest = request_digest(key_id, request.canonical_body);
 
   // An externalId retry returns what the first request produced, even once the key is archived.
-  auto replay = [&](const store::SignatureRecord& existing) -> Result<SignOutcome> {
-    if (existing.key_id != key_id || existing.request_digest != digest) {
-      Error e{ErrorCode::kConflict, "Conflicting signature request with same externalId", {}};
-      e.details["duplicate"] = {{"id", existing.id}, {"externalId", *existing.external_id}};
-      return std::unexpected(std::move(e));
-    }
-    return SignOutcome{existing, false};
-  };
   if (request.external_id) {
     auto existing = store_.find_signature_by_external_id(*request.external_id);
     if (!existing) return std::unexpected(existing.error());
-    if (*existing) return replay(**existing);
+    if (*existing) {
+      auto replayed = replay(**existing, key_id, digest);
+      if (!replayed) return std::unexpected(replayed.error());
+      return Prepared{std::move(*replayed), {}};
+    }
   }
   if (key->status == store::KeyStatus::kArchived) {
     return fail(ErrorCode::kInvalidArgument, "key " + std::string(key_id) + " is archived and cannot sign");
@@ -210,16 +234,33 @@ Result<SignOutcome> KeyService::sign(const Principal& who, std::string_view key_
   }
   sig.status = "Signed";
   sig.date_signed_ms = now_ms();
+  return Prepared{std::nullopt, std::move(sig)};
+}
 
-  if (auto stored = store_.insert_signature(sig); !stored) {
+void KeyService::sign_async(const Principal& who, std::string_view key_id, const SignatureRequest& request,
+                            SignDone done) {
+  auto prepared = sign_in_hsm(who, key_id, request);
+  if (!prepared) return done(std::unexpected(std::move(prepared.error())));
+  if (prepared->replay) return done(std::move(*prepared->replay));
+
+  auto signature = std::make_shared<store::SignatureRecord>(std::move(prepared->record));
+  store::SignatureRecord to_store = *signature;
+  store_.insert_signature_async(std::move(to_store), [this, signature, done = std::move(done)](Result<void> stored) {
+    if (stored) return done(SignOutcome{std::move(*signature), true});
     // A concurrent request with the same externalId won the race: answer as a retry would.
-    if (stored.error().code == ErrorCode::kConflict && request.external_id) {
-      auto existing = store_.find_signature_by_external_id(*request.external_id);
-      if (existing && *existing) return replay(**existing);
+    if (stored.error().code == ErrorCode::kConflict && signature->external_id) {
+      auto existing = store_.find_signature_by_external_id(*signature->external_id);
+      if (existing && *existing) return done(replay(**existing, signature->key_id, signature->request_digest));
     }
-    return std::unexpected(stored.error());
-  }
-  return SignOutcome{std::move(sig), true};
+    done(std::unexpected(std::move(stored.error())));
+  });
+}
+
+Result<SignOutcome> KeyService::sign(const Principal& who, std::string_view key_id, const SignatureRequest& request) {
+  std::promise<Result<SignOutcome>> result;
+  auto future = result.get_future();
+  sign_async(who, key_id, request, [&result](Result<SignOutcome> outcome) { result.set_value(std::move(outcome)); });
+  return future.get();
 }
 
 Result<store::SignatureRecord> KeyService::get_signature(std::string_view key_id, std::string_view signature_id) {

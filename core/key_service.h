@@ -6,6 +6,9 @@
 // Thread-safety: every member function may be called from many threads at once. All of them block (HSM and
 // durable store work): call them from worker threads.
 #include <cstdint>
+#include <functional>
+#include <shared_mutex>
+#include <unordered_map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -77,6 +80,13 @@ class KeyService {
   // recovery id. With an externalId: the same request again returns the first result (created = false); a
   // different request with the same externalId is kConflict.
   Result<SignOutcome> sign(const Principal& who, std::string_view key_id, const SignatureRequest& request);
+
+  // The same without waiting for the durable write, so the calling thread is free as soon as the HSM has signed.
+  // `done` is called exactly once: on the calling thread when the request ends before the store (bad input, HSM
+  // failure, externalId replay), otherwise on the store's writer thread once the signature is durable. It must be
+  // quick: hand the result to another thread.
+  using SignDone = std::function<void(Result<SignOutcome>)>;
+  void sign_async(const Principal& who, std::string_view key_id, const SignatureRequest& request, SignDone done);
   Result<store::SignatureRecord> get_signature(std::string_view key_id, std::string_view signature_id);
   Result<store::Page<store::SignatureRecord>> list_signatures(std::string_view key_id,
                                                               std::optional<std::int64_t> before, int limit);
@@ -87,9 +97,26 @@ class KeyService {
 
  private:
   Result<store::KeyRecord> active_key(std::string_view key_id);
+  void remember(const store::KeyRecord& key);
+  // A signature to store, or the earlier result an externalId retry gets.
+  struct Prepared {
+    std::optional<SignOutcome> replay;
+    store::SignatureRecord record;
+  };
+  Result<Prepared> sign_in_hsm(const Principal& who, std::string_view key_id, const SignatureRequest& request);
+  // The answer to a request whose externalId is bound to `existing`.
+  static Result<SignOutcome> replay(const store::SignatureRecord& existing, std::string_view key_id,
+                                    std::string_view digest);
 
   hsm::Hsm& hsm_;
   store::Store& store_;
+
+  // Keys that became Active (and their later renames and archiving), so the signing path does not read the store.
+  // Every change of a key goes through this KeyService, so the cache is exact while one daemon owns the store.
+  // Bounded: when full it is emptied and refills from the store.
+  static constexpr std::size_t kMaxCachedKeys = 65536;
+  mutable std::shared_mutex cache_mutex_;
+  std::unordered_map<std::string, store::KeyRecord> cache_;  // guarded by cache_mutex_
 };
 
 }  // namespace signerd::core

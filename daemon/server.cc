@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -48,6 +50,43 @@ struct Peer {
   std::optional<std::uint32_t> uid;  // Unix socket peers only (SO_PEERCRED)
   std::string address;
 };
+
+// Runs api.handle on the worker pool and completes on the caller's executor when the API replies, which may be on a
+// worker thread or, for signatures, on the store's writer thread. The caller's executor is kept busy meanwhile.
+template <class Token>
+auto async_handle(asio::thread_pool& workers, const api::Api& api, const api::Request& request,
+                  const core::Principal& who, Token&& token) {
+  return asio::async_initiate<Token, void(api::Response)>(
+      [&workers, &api, &request, who](auto handler) {
+        using Handler = decltype(handler);
+        struct Pending {
+          Pending(Handler h, asio::executor_work_guard<asio::associated_executor_t<Handler>> w)
+              : handler(std::move(h)), work(std::move(w)) {}
+          Handler handler;
+          asio::executor_work_guard<asio::associated_executor_t<Handler>> work;
+          std::atomic<bool> replied{false};
+        };
+        auto work = asio::make_work_guard(asio::get_associated_executor(handler));
+        auto pending = std::make_shared<Pending>(std::move(handler), std::move(work));
+        api::Api::Reply reply = [pending](api::Response response) {
+          if (pending->replied.exchange(true)) return;
+          auto ex = pending->work.get_executor();
+          asio::post(ex, [pending, response = std::move(response)]() mutable {
+            pending->work.reset();
+            std::move(pending->handler)(std::move(response));
+          });
+        };
+        asio::post(workers, [&api, &request, who, reply]() {
+          try {
+            api.handle(request, who, reply);
+          } catch (const std::exception& e) {
+            spdlog::error("request failed with an exception: {}", e.what());
+            reply(api::error_response({ErrorCode::kInternal, "internal error", {}}, request.version(), false));
+          }
+        });
+      },
+      token);
+}
 
 // What drain() needs to reach a connection: its executor, whether a request is in flight, and how to close it.
 struct SessionHandle {
@@ -347,17 +386,7 @@ asio::awaitable<void> Server::Impl::session(Stream stream, Peer peer) {
       response = api::error_response(principal.error(), request.version(), request.keep_alive());
     } else {
       principal_id = principal->id;
-      response = co_await asio::co_spawn(
-          workers,
-          [&]() -> asio::awaitable<api::Response> {
-            try {
-              co_return api.handle(request, *principal);
-            } catch (const std::exception& e) {
-              spdlog::error("request failed with an exception: {}", e.what());
-              co_return api::error_response({ErrorCode::kInternal, "internal error", {}}, request.version(), false);
-            }
-          },
-          asio::use_awaitable);
+      response = co_await async_handle(workers, api, request, *principal, asio::use_awaitable);
     }
     if (draining) response.keep_alive(false);
     stream.expires_after(limits.write_timeout);

@@ -54,6 +54,19 @@ void GroupCommitWriter::submit(std::span<Pending* const> writes) {
   for (Pending* pending : writes) pending->completed.wait(lock, [pending] { return pending->done; });
 }
 
+void GroupCommitWriter::submit_async(std::unique_ptr<Pending> write) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopping_) {
+      queue_.push_back(write.release());
+      queued_.notify_one();
+      return;
+    }
+  }
+  write->fail(Error{ErrorCode::kUnavailable, "store: the store is closing", {}});
+  write->notify();
+}
+
 void GroupCommitWriter::run_thread() {
   std::vector<Pending*> batch;
   for (;;) {
@@ -66,14 +79,20 @@ void GroupCommitWriter::run_thread() {
       queue_.erase(queue_.begin(), queue_.begin() + n);
     }
     commit_batch(batch);
+    std::vector<std::unique_ptr<Pending>> finished_async;
     {
       // Notified under the lock: a caller can only see `done` and leave (destroying its Pending) after we unlock.
       std::lock_guard lock(mutex_);
       for (Pending* pending : batch) {
-        pending->done = true;
-        pending->completed.notify_one();
+        if (pending->notify) {
+          finished_async.emplace_back(pending);
+        } else {
+          pending->done = true;
+          pending->completed.notify_one();
+        }
       }
     }
+    for (auto& pending : finished_async) pending->notify();
   }
 }
 

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -40,6 +41,11 @@ class GroupCommitWriter {
   template <class Fn>
   auto write(Fn&& fn) -> std::invoke_result_t<Fn&, Connection&>;
 
+  // Like write(), without blocking: `done(result)` runs on the writer thread once the batch holding the write has
+  // committed (or failed). `done` must be quick and must not call write() or write_async()'s blocking relatives.
+  template <class Fn, class Done>
+  void write_async(Fn fn, Done done);
+
   // Queues all `writes` at once, so they share a batch when max_batch allows; results in the same order.
   std::vector<Result<void>> write_together(std::vector<std::function<Result<void>(Connection&)>> writes);
 
@@ -50,15 +56,18 @@ class GroupCommitWriter {
   StoreStats stats() const;
 
  private:
-  // One queued write. It lives on the caller's stack; the writer thread stops touching it once `done` is set.
+  // One queued write. A blocking write's Pending lives on the caller's stack and the writer thread stops touching it
+  // once `done` is set; an asynchronous one (`notify` set) is owned by the queue and deleted after `notify` ran.
   struct Pending {
     std::function<bool(Connection&)> run;  // runs the write and stores its result; true when it succeeded
     std::function<void(Error)> fail;       // replaces the stored result with an error
+    std::function<void()> notify;          // asynchronous writes: reports the stored result
     std::condition_variable completed;
     bool done = false;  // guarded by mutex_
   };
 
   void submit(std::span<Pending* const> writes);  // returns when every write is done
+  void submit_async(std::unique_ptr<Pending> write);
   void run_thread();
   void commit_batch(std::span<Pending* const> batch);
 
@@ -89,6 +98,20 @@ auto GroupCommitWriter::write(Fn&& fn) -> std::invoke_result_t<Fn&, Connection&>
   Pending* const queued[] = {&pending};
   submit(queued);
   return std::move(*result);
+}
+
+template <class Fn, class Done>
+void GroupCommitWriter::write_async(Fn fn, Done done) {
+  using R = std::invoke_result_t<Fn&, Connection&>;
+  auto result = std::make_shared<std::optional<R>>();
+  auto pending = std::make_unique<Pending>();
+  pending->run = [result, fn = std::move(fn)](Connection& connection) mutable {
+    result->emplace(fn(connection));
+    return (*result)->has_value();
+  };
+  pending->fail = [result](Error error) { result->emplace(std::unexpected(std::move(error))); };
+  pending->notify = [result, done = std::move(done)]() mutable { done(std::move(**result)); };
+  submit_async(std::move(pending));
 }
 
 }  // namespace signerd::store

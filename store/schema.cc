@@ -43,11 +43,14 @@ CREATE TABLE signatures (
   recid INTEGER,
   encoded TEXT,
   network TEXT,
-  external_id TEXT UNIQUE,
+  external_id TEXT,
   date_requested_ms INTEGER NOT NULL,
   date_signed_ms INTEGER
 );
 CREATE INDEX signatures_by_key ON signatures (key_id, seq);
+-- Partial: most requests carry no externalId, and SQLite would otherwise index every NULL, one more page written
+-- per signature.
+CREATE UNIQUE INDEX signatures_by_external_id ON signatures (external_id) WHERE external_id IS NOT NULL;
 )sql";
 
 constexpr std::array<std::string_view, 1> kMigrations = {kV1};

@@ -287,49 +287,61 @@ Result<KeyRecord> Store::rename_key(std::string_view id, std::optional<std::stri
 
 // --- signatures
 
+namespace {
+
+// The write behind insert_signature and insert_signature_async.
+Result<void> write_signature(Connection& connection, const SignatureRecord& sig) {
+  if (sig.external_id) {
+    // Looked up inside the write: the writer is the only writer, so the answer holds until this write commits.
+    auto select = connection.prepare(sql::kSignatureIdByExternalId, "insert signature");
+    if (!select) return std::unexpected(std::move(select.error()));
+    select->bind_text(1, *sig.external_id);
+    auto existing = read_one(*select, [](const Statement& row) -> Result<std::string> { return row.text(0); });
+    if (!existing) return std::unexpected(std::move(existing.error()));
+    if (*existing) {
+      Error error{ErrorCode::kConflict, "Conflicting signature request with same externalId", {}};
+      error.details["duplicate"] = boost::json::object{{"id", **existing}, {"externalId", *sig.external_id}};
+      return std::unexpected(std::move(error));
+    }
+  }
+  auto insert = connection.prepare(sql::kInsertSignature, "insert signature");
+  if (!insert) return std::unexpected(std::move(insert.error()));
+  insert->bind_text(1, sig.id)
+      .bind_text(2, sig.key_id)
+      .bind_text(3, sig.requester_user_id)
+      .bind_optional_text(4, sig.requester_token_id)
+      .bind_text(5, sig.request_body)
+      .bind_text(6, sig.request_digest)
+      .bind_text(7, sig.status)
+      .bind_optional_text(8, sig.reason)
+      .bind_optional_text(9, sig.r)
+      .bind_optional_text(10, sig.s)
+      .bind_optional_int(11, sig.recid)
+      .bind_optional_text(12, sig.encoded)
+      .bind_optional_text(13, sig.network)
+      .bind_optional_text(14, sig.external_id)
+      .bind_int(15, sig.date_requested_ms)
+      .bind_optional_int(16, sig.date_signed_ms);
+  auto inserted = insert->run();
+  if (inserted) return {};
+  switch (insert->last_error()) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+      return fail(ErrorCode::kConflict, "signature " + sig.id + " already exists");
+    case SQLITE_CONSTRAINT_FOREIGNKEY: return fail(ErrorCode::kNotFound, "key " + sig.key_id + " not found");
+    default: return inserted;
+  }
+}
+
+}  // namespace
+
 Result<void> Store::insert_signature(const SignatureRecord& sig) {
-  return impl_->writer.write([&](Connection& connection) -> Result<void> {
-    if (sig.external_id) {
-      // Looked up inside the write: the writer is the only writer, so the answer holds until this write commits.
-      auto select = connection.prepare(sql::kSignatureIdByExternalId, "insert signature");
-      if (!select) return std::unexpected(std::move(select.error()));
-      select->bind_text(1, *sig.external_id);
-      auto existing = read_one(*select, [](const Statement& row) -> Result<std::string> { return row.text(0); });
-      if (!existing) return std::unexpected(std::move(existing.error()));
-      if (*existing) {
-        Error error{ErrorCode::kConflict, "Conflicting signature request with same externalId", {}};
-        error.details["duplicate"] = boost::json::object{{"id", **existing}, {"externalId", *sig.external_id}};
-        return std::unexpected(std::move(error));
-      }
-    }
-    auto insert = connection.prepare(sql::kInsertSignature, "insert signature");
-    if (!insert) return std::unexpected(std::move(insert.error()));
-    insert->bind_text(1, sig.id)
-        .bind_text(2, sig.key_id)
-        .bind_text(3, sig.requester_user_id)
-        .bind_optional_text(4, sig.requester_token_id)
-        .bind_text(5, sig.request_body)
-        .bind_text(6, sig.request_digest)
-        .bind_text(7, sig.status)
-        .bind_optional_text(8, sig.reason)
-        .bind_optional_text(9, sig.r)
-        .bind_optional_text(10, sig.s)
-        .bind_optional_int(11, sig.recid)
-        .bind_optional_text(12, sig.encoded)
-        .bind_optional_text(13, sig.network)
-        .bind_optional_text(14, sig.external_id)
-        .bind_int(15, sig.date_requested_ms)
-        .bind_optional_int(16, sig.date_signed_ms);
-    auto inserted = insert->run();
-    if (inserted) return {};
-    switch (insert->last_error()) {
-      case SQLITE_CONSTRAINT_UNIQUE:
-      case SQLITE_CONSTRAINT_PRIMARYKEY:
-        return fail(ErrorCode::kConflict, "signature " + sig.id + " already exists");
-      case SQLITE_CONSTRAINT_FOREIGNKEY: return fail(ErrorCode::kNotFound, "key " + sig.key_id + " not found");
-      default: return inserted;
-    }
-  });
+  return impl_->writer.write([&](Connection& connection) { return write_signature(connection, sig); });
+}
+
+void Store::insert_signature_async(SignatureRecord sig, std::function<void(Result<void>)> done) {
+  impl_->writer.write_async(
+      [sig = std::move(sig)](Connection& connection) { return write_signature(connection, sig); }, std::move(done));
 }
 
 Result<std::optional<SignatureRecord>> Store::get_signature(std::string_view key_id, std::string_view signature_id) {

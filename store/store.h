@@ -13,6 +13,7 @@
 // trace.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -106,6 +107,9 @@ class Store {
   // --- signatures
   // kConflict when external_id is already bound; the error's details then hold {"duplicate":{"id","externalId"}}.
   Result<void> insert_signature(const SignatureRecord& sig);
+  // The same without blocking: `done` runs on the store's writer thread once the write is durable (or failed). It
+  // must be quick and must not call the store's blocking writes.
+  void insert_signature_async(SignatureRecord sig, std::function<void(Result<void>)> done);
   Result<std::optional<SignatureRecord>> get_signature(std::string_view key_id, std::string_view signature_id);
   Result<std::optional<SignatureRecord>> find_signature_by_external_id(std::string_view external_id);
   Result<Page<SignatureRecord>> list_signatures(std::string_view key_id, std::optional<std::int64_t> before,
