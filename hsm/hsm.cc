@@ -388,12 +388,11 @@ Result<Bytes> Hsm::generate_key(std::string_view key_id, Curve curve) {
     }
   } unreserve{*impl_, id};
 
+  // No C_FindObjects for an existing object with this id: on SoftHSM's file store a search reads every object, so
+  // key creation would slow down as the token fills (measured: 60 instead of 103 keys/s with 8 clients). Callers
+  // guarantee fresh ids (see hsm.h).
   auto lease = impl_->lease();
   if (!lease) return std::unexpected(lease.error());
-  CK_ATTRIBUTE match_id[] = {attribute(CKA_ID, id.data(), id.size())};
-  auto existing = impl_->find_objects(*lease, match_id, 1);
-  if (!existing) return std::unexpected(existing.error());
-  if (!existing->empty()) return fail(ErrorCode::kConflict, "a key with id " + id + " already exists in the HSM");
 
   CK_MECHANISM mechanism{curve == Curve::kEd25519 ? CKM_EC_EDWARDS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN, nullptr, 0};
   CK_OBJECT_HANDLE public_key = CK_INVALID_HANDLE, private_key = CK_INVALID_HANDLE;

@@ -71,7 +71,10 @@ class Hsm {
   // Generates a key pair inside the token. Private key: CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, CKA_SIGN = true,
   // CKA_EXTRACTABLE = false; public key: CKA_TOKEN = true, CKA_VERIFY = true. Both carry CKA_ID = CKA_LABEL = key_id.
   // Returns the public key: for ECDSA curves the uncompressed point (65 bytes, 0x04 || X || Y); for ed25519 the
-  // 32-byte key. kConflict when an object with that id already exists.
+  // 32-byte key. The caller must use a fresh id: the HSM is not searched for an existing one, because a search
+  // costs time proportional to the token's size on some modules (SoftHSM). signerd's key ids are 134-bit random and
+  // recorded in the store (unique) before this call. kConflict when the same id is being generated concurrently
+  // in this process.
   Result<Bytes> generate_key(std::string_view key_id, Curve curve);
 
   // The public key of an existing key pair, as generate_key returns it; nullopt when no key pair has that id.

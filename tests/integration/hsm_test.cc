@@ -340,20 +340,6 @@ TEST_P(HsmCurveTest, DestroyKeyRemovesBothObjectsAndIsIdempotent) {
   EXPECT_TRUE(verify(curve, *again, message, *resigned));
 }
 
-TEST_P(HsmCurveTest, GenerateWithAnExistingIdConflicts) {
-  const Curve curve = GetParam();
-  auto hsm = open(options());
-  ASSERT_TRUE(hsm);
-  auto first = hsm->generate_key("key-1", curve);
-  ASSERT_TRUE(first);
-  auto second = hsm->generate_key("key-1", curve);
-  ASSERT_FALSE(second);
-  EXPECT_EQ(second.error().code, ErrorCode::kConflict);
-  // The first key is untouched.
-  auto found = hsm->find_public_key("key-1", curve);
-  ASSERT_TRUE(found && found->has_value());
-  EXPECT_EQ(**found, *first);
-}
 
 TEST_P(HsmCurveTest, SignWithAnUnknownKeyIsNotFound) {
   const Curve curve = GetParam();
@@ -553,6 +539,20 @@ class HsmFaultTest : public HsmTest {
 
   std::filesystem::path control_;
 };
+
+TEST_F(HsmFaultTest, GeneratingTheSameIdConcurrentlyConflicts) {
+  auto hsm = open(fault_options());
+  ASSERT_TRUE(hsm);
+  set_control("delay 500 C_GenerateKeyPair");  // keeps the first generation in flight
+  std::optional<Result<Bytes>> first;
+  std::thread t([&] { first = hsm->generate_key("key-same", Curve::kSecp256k1); });
+  std::this_thread::sleep_for(milliseconds(150));
+  auto second = hsm->generate_key("key-same", Curve::kSecp256k1);
+  t.join();
+  ASSERT_TRUE(first && *first) << (first ? first->error().message : "no result");
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, ErrorCode::kConflict);
+}
 
 TEST_F(HsmFaultTest, DeviceErrorFailsTheRequestAndTheNextOneRecovers) {
   auto hsm = open(fault_options());
