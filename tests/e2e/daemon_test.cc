@@ -1,6 +1,7 @@
 // The built daemon over its real sockets, with a real SoftHSM token: the Keys API, its limits and errors, restarts,
 // start-up failures, HSM faults and crash reconciliation.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -335,6 +336,48 @@ TEST_F(DaemonTest, IdleKeepAliveConnectionsAreClosed) {
   auto c = daemon_->unix_client();
   ASSERT_EQ(c.request("GET", "/healthz").status, 200);
   EXPECT_TRUE(c.read_until_closed(5s).second);
+}
+
+TEST_F(DaemonTest, TheUnixSocketHasTheConfiguredMode) {
+  start();
+  struct stat st {};
+  ASSERT_EQ(::stat(daemon_->socket_path().c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+}
+
+TEST_F(DaemonTest, LogsOneLinePerRequestWithoutBodiesOrSecrets) {
+  start();
+  auto c = daemon_->tcp_client();
+  const std::string name = "very-secret-looking-name";
+  auto r = c.request("POST", "/keys", R"({"scheme":"ECDSA","curve":"secp256k1","name":")" + name + "\"}",
+                     {{"Authorization", "Bearer " + daemon_->bearer_token()}});
+  ASSERT_EQ(r.status, 200);
+  c.request("GET", "/keys?limit=5", "", {{"Authorization", "Bearer wrong-token-value"}});
+  ASSERT_EQ(daemon_->stop(SIGTERM), 0);
+  const auto log = daemon_->log();
+  EXPECT_NE(log.find("request method=POST path=/keys status=200"), std::string::npos) << log;
+  EXPECT_NE(log.find("principal=static-token transport=tcp"), std::string::npos) << log;
+  EXPECT_NE(log.find("request method=GET path=/keys status=401"), std::string::npos) << log;
+  EXPECT_EQ(log.find(daemon_->bearer_token()), std::string::npos) << "the bearer token must never be logged";
+  EXPECT_EQ(log.find("wrong-token-value"), std::string::npos);
+  EXPECT_EQ(log.find(name), std::string::npos) << "request bodies must never be logged";
+  EXPECT_EQ(log.find("limit=5"), std::string::npos) << "the query is left out of the log line";
+  EXPECT_EQ(log.find(daemon_->token().pin()), std::string::npos);
+}
+
+TEST_F(DaemonTest, ConnectionsBeyondTheLimitAreClosed) {
+  start({.extra_config = "[limits]\nmax_connections = 2\n"});
+  auto a = daemon_->unix_client();
+  auto b = daemon_->unix_client();
+  ASSERT_EQ(a.request("GET", "/healthz").status, 200);
+  ASSERT_EQ(b.request("GET", "/healthz").status, 200);
+  auto third = daemon_->unix_client();
+  EXPECT_THROW(third.request("GET", "/healthz"), std::runtime_error);
+  { HttpClient closing = std::move(a); }  // frees a slot
+  std::this_thread::sleep_for(200ms);
+  auto fourth = daemon_->unix_client();
+  EXPECT_EQ(fourth.request("GET", "/healthz").status, 200);
 }
 
 TEST_F(DaemonTest, KeysSurviveARestart) {
