@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "api/request_body.h"
+#include "common/metrics.h"
 #include "common/time_format.h"
 
 namespace signerd::api {
@@ -234,6 +235,20 @@ Result<core::SignatureRequest> decode_signature_request(std::string_view body) {
 
 }  // namespace
 
+std::string route_of(std::string_view target) {
+  const auto parts = split_path(target.substr(0, target.find('?')));
+  if (parts.size() == 1 && (parts[0] == "healthz" || parts[0] == "readyz" || parts[0] == "metrics" ||
+                            parts[0] == "keys")) {
+    return "/" + std::string(parts[0]);
+  }
+  if (!parts.empty() && parts[0] == "keys") {
+    if (parts.size() == 2) return "/keys/{keyId}";
+    if (parts.size() == 3 && parts[2] == "signatures") return "/keys/{keyId}/signatures";
+    if (parts.size() == 4 && parts[2] == "signatures") return "/keys/{keyId}/signatures/{signatureId}";
+  }
+  return "other";
+}
+
 void Api::handle(const Request& request, const core::Principal& who, Reply reply) const {
   if (auto response = route(request, who, reply)) reply(std::move(*response));
 }
@@ -266,6 +281,25 @@ std::optional<Response> Api::route(const Request& request, const core::Principal
   if (parts.size() == 1 && parts[0] == "healthz") {
     if (method != http::verb::get) return method_not_allowed();
     return respond(json::value(json::object{{"status", "ok"}}));
+  }
+  if (parts.size() == 1 && parts[0] == "readyz") {
+    if (method != http::verb::get) return method_not_allowed();
+    if (options_.readiness) {
+      if (auto ready = options_.readiness(); !ready) {
+        return error_response({ErrorCode::kUnavailable, "not ready: " + ready.error().message, {}}, version,
+                              keep_alive);
+      }
+    }
+    return respond(json::value(json::object{{"status", "ready"}}));
+  }
+  if (parts.size() == 1 && parts[0] == "metrics") {
+    if (method != http::verb::get) return method_not_allowed();
+    Response res{http::status::ok, version};
+    res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.keep_alive(keep_alive);
+    res.body() = metrics::registry().render();
+    res.prepare_payload();
+    return res;
   }
 
   if (!parts.empty() && parts[0] == "keys") {

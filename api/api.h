@@ -25,6 +25,8 @@ using Response = http::response<http::string_body>;
 struct ApiOptions {
   unsigned max_page_size = 500;
   unsigned default_page_size = 50;
+  // For GET /readyz: succeeds when the daemon can serve (HSM logged in, store writable), else says why.
+  std::function<Result<void>()> readiness;
 };
 
 class Api {
@@ -43,6 +45,9 @@ class Api {
   core::KeyService& keys_;
   ApiOptions options_;
 };
+
+// The route template of a request target, for metrics labels: "/keys/{keyId}/signatures", or "other".
+std::string route_of(std::string_view target);
 
 // The one mapping from an error to its HTTP status.
 http::status http_status(ErrorCode code);

@@ -48,6 +48,21 @@ class Section {
     return std::optional<std::vector<std::int64_t>>(std::move(out));
   }
 
+  Result<std::optional<std::vector<std::string>>> get_string_array(std::string_view key) {
+    seen_.insert(std::string(key));
+    if (!table_) return std::optional<std::vector<std::string>>{};
+    const toml::node* node = table_->get(key);
+    if (!node) return std::optional<std::vector<std::string>>{};
+    const toml::array* arr = node->as_array();
+    if (!arr) return bad(key, "must be an array of strings");
+    std::vector<std::string> out;
+    for (const auto& el : *arr) {
+      if (!el.is_string()) return bad(key, "must be an array of strings");
+      out.push_back(*el.value<std::string>());
+    }
+    return std::optional<std::vector<std::string>>(std::move(out));
+  }
+
   // An integer within [lo, hi], or the default when absent.
   template <class T>
   Result<T> get_in_range(std::string_view key, T fallback, std::int64_t lo, std::int64_t hi) {
@@ -199,7 +214,14 @@ Result<Config> parse_config(std::string_view toml_text, const std::filesystem::p
     Section s(root["auth"].as_table(), "auth");
     SIGNERD_TRY(uids, s.get_int_array("unix_allowed_uids"));
     SIGNERD_TRY(token_file, s.get<std::string>("tcp_bearer_token_file"));
+    SIGNERD_TRY(health, s.get_string_array("unauthenticated_health"));
     if (auto r = s.refuse_unknown(); !r) return std::unexpected(r.error());
+    if (health) {
+      for (const auto& t : *health) {
+        if (t != "unix" && t != "tcp") return s.bad("unauthenticated_health", "may hold only \"unix\" and \"tcp\"");
+      }
+      c.auth.unauthenticated_health = *health;
+    }
     if (uids) {
       std::vector<std::uint32_t> list;
       for (auto u : *uids) {

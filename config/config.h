@@ -21,10 +21,14 @@ struct HsmConfig {
   std::string pin_credential;            // ... or a systemd credential name, read from $CREDENTIALS_DIRECTORY
   unsigned sessions = 2;                 // operation sessions in the pool
   std::chrono::milliseconds lease_timeout{5000};
+
+  bool operator==(const HsmConfig&) const = default;
 };
 
 struct StoreConfig {
   std::filesystem::path path;            // the SQLite database file
+
+  bool operator==(const StoreConfig&) const = default;
 };
 
 struct ListenConfig {
@@ -32,11 +36,17 @@ struct ListenConfig {
   unsigned unix_socket_mode = 0660;
   std::string unix_socket_group;         // empty: the daemon's primary group
   std::string tcp;                       // "host:port"; empty: no TCP listener
+
+  bool operator==(const ListenConfig&) const = default;
 };
 
 struct AuthConfig {
   std::optional<std::vector<std::uint32_t>> unix_allowed_uids;  // unset: only the daemon's own uid
   std::filesystem::path tcp_bearer_token_file;                  // required when tcp is set
+  // Transports on which /healthz, /readyz and /metrics answer without authentication ("unix", "tcp").
+  std::vector<std::string> unauthenticated_health{"unix"};
+
+  bool operator==(const AuthConfig&) const = default;
 };
 
 struct LimitsConfig {
@@ -48,16 +58,22 @@ struct LimitsConfig {
   unsigned max_connections = 1024;
   unsigned max_page_size = 500;
   unsigned default_page_size = 50;
+
+  bool operator==(const LimitsConfig&) const = default;
 };
 
 struct ServerConfig {
   unsigned io_threads = 1;
   unsigned worker_threads = 4;           // threads that run blocking HSM work (signing does not wait for commits)
   std::chrono::milliseconds shutdown_grace{10'000};
+
+  bool operator==(const ServerConfig&) const = default;
 };
 
 struct LogConfig {
   std::string level = "info";            // trace, debug, info, warn, error, critical, off
+
+  bool operator==(const LogConfig&) const = default;
 };
 
 struct Config {
@@ -68,6 +84,8 @@ struct Config {
   LimitsConfig limits;
   ServerConfig server;
   LogConfig log;
+
+  bool operator==(const Config&) const = default;
 };
 
 // Parses and validates. Relative paths are resolved against the directory of the file.

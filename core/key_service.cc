@@ -8,6 +8,7 @@
 
 #include "chains/ecdsa.h"
 #include "common/ids.h"
+#include "common/metrics.h"
 #include "common/time_format.h"
 
 namespace signerd::core {
@@ -97,7 +98,10 @@ Result<store::KeyRecord> KeyService::create_key(const Principal& who, const Crea
   auto active = store_.transition_key(key.id, {.from = store::KeyStatus::kCreating,
                                                .to = store::KeyStatus::kActive,
                                                .public_key = *public_key});
-  if (active) remember(*active);
+  if (active) {
+    remember(*active);
+    metrics::registry().add("signerd_keys_created_total", {{"curve", active->curve}});
+  }
   return active;
 }
 
@@ -179,7 +183,7 @@ Result<KeyService::Prepared> KeyService::sign_in_hsm(const Principal& who, std::
     if (*existing) {
       auto replayed = replay(**existing, key_id, digest);
       if (!replayed) return std::unexpected(replayed.error());
-      return Prepared{std::move(*replayed), {}};
+      return Prepared{std::move(*replayed), {}, {}};
     }
   }
   if (key->status == store::KeyStatus::kArchived) {
@@ -234,7 +238,7 @@ Result<KeyService::Prepared> KeyService::sign_in_hsm(const Principal& who, std::
   }
   sig.status = "Signed";
   sig.date_signed_ms = now_ms();
-  return Prepared{std::nullopt, std::move(sig)};
+  return Prepared{std::nullopt, std::move(sig), key->curve};
 }
 
 void KeyService::sign_async(const Principal& who, std::string_view key_id, const SignatureRequest& request,
@@ -245,8 +249,12 @@ void KeyService::sign_async(const Principal& who, std::string_view key_id, const
 
   auto signature = std::make_shared<store::SignatureRecord>(std::move(prepared->record));
   store::SignatureRecord to_store = *signature;
-  store_.insert_signature_async(std::move(to_store), [this, signature, done = std::move(done)](Result<void> stored) {
-    if (stored) return done(SignOutcome{std::move(*signature), true});
+  store_.insert_signature_async(std::move(to_store), [this, signature, curve = std::move(prepared->curve),
+                                                      done = std::move(done)](Result<void> stored) {
+    if (stored) {
+      metrics::registry().add("signerd_signatures_total", {{"curve", curve}});
+      return done(SignOutcome{std::move(*signature), true});
+    }
     // A concurrent request with the same externalId won the race: answer as a retry would.
     if (stored.error().code == ErrorCode::kConflict && signature->external_id) {
       auto existing = store_.find_signature_by_external_id(*signature->external_id);

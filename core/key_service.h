@@ -102,6 +102,7 @@ class KeyService {
   struct Prepared {
     std::optional<SignOutcome> replay;
     store::SignatureRecord record;
+    std::string curve;
   };
   Result<Prepared> sign_in_hsm(const Principal& who, std::string_view key_id, const SignatureRequest& request);
   // The answer to a request whose externalId is bound to `existing`.

@@ -8,15 +8,19 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <thread>
 
 #include "api/api.h"
+#include "common/metrics.h"
 #include "config/config.h"
 #include "core/key_service.h"
 #include "daemon/server.h"
@@ -49,7 +53,72 @@ void setup_logging(const std::string& level) {
   spdlog::set_level(spdlog::level::from_str(level));
 }
 
-int run(const config::Config& cfg) {
+bool contains(const std::vector<std::string>& v, std::string_view x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// Metrics read from state at scrape time rather than tracked on every operation.
+void register_collectors(hsm::Hsm& hsm, store::Store& store, const daemon::Server& server) {
+  auto& r = metrics::registry();
+  using T = metrics::Registry::Type;
+  r.describe("signerd_http_requests_total", T::kCounter, "HTTP requests by route template, method and status.");
+  r.describe("signerd_http_request_duration_seconds", T::kHistogram, "HTTP request latency by route template.");
+  r.describe("signerd_signatures_total", T::kCounter, "Signatures made and durably recorded, by curve.");
+  r.describe("signerd_keys_created_total", T::kCounter, "Keys created, by curve.");
+  r.describe("signerd_hsm_operation_duration_seconds", T::kHistogram,
+             "HSM operation latency (session wait included), by operation and curve.");
+  r.describe("signerd_hsm_errors_total", T::kCounter, "PKCS#11 errors by function and return code.");
+  r.describe("signerd_store_commit_duration_seconds", T::kHistogram, "Group commit latency (fsync included).");
+  r.describe("signerd_store_commit_batch_size", T::kHistogram, "Writes per group commit.",
+             {1, 2, 4, 8, 16, 32, 64, 128, 256, 512});
+  r.add_collector([&hsm, &store, &server](metrics::Registry& reg) {
+    const auto h = hsm.status();
+    reg.set("signerd_hsm_sessions", {{"state", "total"}}, h.sessions_total);
+    reg.set("signerd_hsm_sessions", {{"state", "in_use"}}, h.sessions_in_use);
+    reg.set("signerd_hsm_logged_in", {}, h.logged_in ? 1 : 0);
+    reg.set("signerd_hsm_recoveries", {}, static_cast<double>(h.recoveries));
+    const auto st = store.stats();
+    reg.set("signerd_store_commits", {}, static_cast<double>(st.commits));
+    reg.set("signerd_store_writes", {}, static_cast<double>(st.writes));
+    reg.set("signerd_http_connections", {}, server.connections());
+  });
+}
+
+// SIGHUP: re-read the file and apply what can change safely; name what needs a restart.
+void reload(const std::string& path, const config::Config& running, daemon::Server& server) {
+  auto next = config::load_config(path);
+  if (!next) {
+    spdlog::error("reload refused, keeping the running configuration: {}", next.error().message);
+    return;
+  }
+  std::vector<std::string> applied, need_restart;
+  if (next->log.level != running.log.level) {
+    spdlog::set_level(spdlog::level::from_str(next->log.level));
+    applied.push_back("log.level=" + next->log.level);
+  }
+  if (next->auth.unix_allowed_uids != running.auth.unix_allowed_uids) {
+    server.set_unix_allowed_uids(next->auth.unix_allowed_uids.value_or(std::vector<std::uint32_t>{::getuid()}));
+    applied.push_back("auth.unix_allowed_uids");
+  }
+  if (!(next->hsm == running.hsm)) need_restart.push_back("hsm");
+  if (!(next->store == running.store)) need_restart.push_back("store");
+  if (!(next->listen == running.listen)) need_restart.push_back("listen");
+  if (!(next->limits == running.limits)) need_restart.push_back("limits");
+  if (!(next->server == running.server)) need_restart.push_back("server");
+  if (next->auth.tcp_bearer_token_file != running.auth.tcp_bearer_token_file ||
+      next->auth.unauthenticated_health != running.auth.unauthenticated_health) {
+    need_restart.push_back("auth (token file, unauthenticated_health)");
+  }
+  auto join = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& x : v) out += (out.empty() ? "" : ", ") + x;
+    return out.empty() ? std::string("nothing") : out;
+  };
+  spdlog::info("reloaded {}: applied {}; changes that need a restart: {}", path, join(applied), join(need_restart));
+  sd_notify(0, "READY=1\nSTATUS=Serving (configuration reloaded)");
+}
+
+int run(const std::string& config_path, config::Config cfg) {
   auto pin = read_pin(cfg.hsm);
   if (!pin) {
     spdlog::critical("cannot read the HSM PIN: {}", pin.error().message);
@@ -95,6 +164,8 @@ int run(const config::Config& cfg) {
   so.listen = cfg.listen;
   so.limits = cfg.limits;
   so.unix_allowed_uids = cfg.auth.unix_allowed_uids.value_or(std::vector<std::uint32_t>{::getuid()});
+  so.unix_health_without_auth = contains(cfg.auth.unauthenticated_health, "unix");
+  so.tcp_health_without_auth = contains(cfg.auth.unauthenticated_health, "tcp");
   if (!cfg.listen.tcp.empty()) {
     auto token = read_secret_file(cfg.auth.tcp_bearer_token_file);
     if (!token) {
@@ -104,7 +175,16 @@ int run(const config::Config& cfg) {
     so.tcp_bearer_token = std::move(*token);
   }
 
-  api::Api api(keys, {cfg.limits.max_page_size, cfg.limits.default_page_size});
+  hsm::Hsm& hsm_ref = *hsm;
+  store::Store& store_ref = **store;
+  api::ApiOptions api_options{cfg.limits.max_page_size, cfg.limits.default_page_size, [&hsm_ref, &store_ref]() -> Result<void> {
+    if (auto h = hsm_ref.check(); !h) return std::unexpected(Error{h.error().code, "HSM: " + h.error().message, {}});
+    if (auto s = store_ref.check_writable(); !s) {
+      return std::unexpected(Error{s.error().code, "store: " + s.error().message, {}});
+    }
+    return {};
+  }};
+  api::Api api(keys, std::move(api_options));
   boost::asio::io_context io(static_cast<int>(cfg.server.io_threads));
   boost::asio::thread_pool workers(cfg.server.worker_threads);
   daemon::Server server(io, workers, api, std::move(so));
@@ -112,6 +192,7 @@ int run(const config::Config& cfg) {
     spdlog::critical("{}", r.error().message);
     return EX_CONFIG;
   }
+  register_collectors(hsm_ref, store_ref, server);
   server.start();
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -121,12 +202,36 @@ int run(const config::Config& cfg) {
     sd_notify(0, "STOPPING=1\nSTATUS=Draining connections");
     server.drain(cfg.server.shutdown_grace, [&io] { io.stop(); });
   });
+  boost::asio::signal_set hangup(io, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_hangup = [&](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    sd_notify(0, "RELOADING=1\nSTATUS=Reloading configuration");
+    reload(config_path, cfg, server);
+    if (auto next = config::load_config(config_path)) cfg.log = next->log, cfg.auth.unix_allowed_uids = next->auth.unix_allowed_uids;
+    hangup.async_wait(on_hangup);
+  };
+  hangup.async_wait(on_hangup);
+
+  // The watchdog is fed from the event loop, so a stuck loop stops the keep-alives and systemd restarts signerd.
+  std::uint64_t watchdog_usec = 0;
+  boost::asio::steady_timer watchdog(io);
+  std::function<void(const boost::system::error_code&)> feed = [&](const boost::system::error_code& ec) {
+    if (ec) return;
+    sd_notify(0, "WATCHDOG=1");
+    watchdog.expires_after(std::chrono::microseconds(watchdog_usec / 2));
+    watchdog.async_wait(feed);
+  };
+  if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
+    spdlog::info("systemd watchdog every {} ms", watchdog_usec / 1000);
+    feed({});
+  }
 
   sd_notify(0, "READY=1\nSTATUS=Serving");
   spdlog::info("signerd ready");
   std::vector<std::thread> io_threads;
   for (unsigned i = 1; i < cfg.server.io_threads; ++i) io_threads.emplace_back([&io] { io.run(); });
   io.run();
+  watchdog.cancel();
   for (auto& t : io_threads) t.join();
   workers.join();
   spdlog::info("signerd stopped");
@@ -160,7 +265,7 @@ int main(int argc, char** argv) {
   }
   setup_logging(cfg->log.level);
   try {
-    return run(*cfg);
+    return run(config_path, std::move(*cfg));
   } catch (const std::exception& e) {
     spdlog::critical("fatal: {}", e.what());
     return EXIT_FAILURE;

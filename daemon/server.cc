@@ -25,6 +25,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
 
 #include <algorithm>
 #include <atomic>
@@ -32,6 +33,8 @@
 #include <mutex>
 #include <optional>
 #include <unordered_map>
+
+#include "common/metrics.h"
 
 namespace signerd::daemon {
 namespace {
@@ -110,6 +113,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   asio::strand<asio::io_context::executor_type> acceptor_strand;
   std::optional<unix_socket::acceptor> unix_acceptor;
   std::optional<tcp::acceptor> tcp_acceptor;
+  bool unix_from_systemd = false;  // the socket file then belongs to systemd: never unlinked here
+  mutable std::mutex uids_mutex;
+  std::vector<std::uint32_t> unix_allowed_uids;  // guarded by uids_mutex
 
   std::mutex mu;
   std::unordered_map<std::uint64_t, std::shared_ptr<SessionHandle>> sessions;  // guarded by mu
@@ -120,6 +126,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   std::atomic<unsigned> connections{0};
   std::optional<asio::steady_timer> grace_timer;
 
+  Result<void> adopt_systemd_sockets();
   Result<void> listen_unix();
   Result<void> listen_tcp();
 
@@ -135,16 +142,55 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 };
 
 Server::Server(asio::io_context& io, asio::thread_pool& workers, const api::Api& api, ServerOptions options)
-    : impl_(std::make_shared<Impl>(io, workers, api, std::move(options))) {}
+    : impl_(std::make_shared<Impl>(io, workers, api, std::move(options))) {
+  impl_->unix_allowed_uids = impl_->options.unix_allowed_uids;
+}
+
+void Server::set_unix_allowed_uids(std::vector<std::uint32_t> uids) {
+  std::lock_guard lock(impl_->uids_mutex);
+  impl_->unix_allowed_uids = std::move(uids);
+}
+
+unsigned Server::connections() const { return impl_->connections.load(); }
 
 Server::~Server() = default;
 
 Result<void> Server::listen() {
-  if (!impl_->options.listen.unix_socket.empty()) {
+  if (auto r = impl_->adopt_systemd_sockets(); !r) return r;
+  if (!impl_->unix_acceptor && !impl_->options.listen.unix_socket.empty()) {
     if (auto r = impl_->listen_unix(); !r) return r;
   }
-  if (!impl_->options.listen.tcp.empty()) {
+  if (!impl_->tcp_acceptor && !impl_->options.listen.tcp.empty()) {
     if (auto r = impl_->listen_tcp(); !r) return r;
+  }
+  if (!impl_->unix_acceptor && !impl_->tcp_acceptor) {
+    return fail(ErrorCode::kInvalidArgument, "no socket to listen on");
+  }
+  return {};
+}
+
+Result<void> Server::Impl::adopt_systemd_sockets() {
+  const int n = sd_listen_fds(/*unset_environment=*/1);
+  if (n < 0) return fail(ErrorCode::kInvalidArgument, std::string("sd_listen_fds: ") + std::strerror(-n));
+  for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; ++fd) {
+    error_code ec;
+    if (sd_is_socket(fd, AF_UNIX, SOCK_STREAM, 1) > 0 && !unix_acceptor) {
+      unix_acceptor.emplace(acceptor_strand);
+      unix_acceptor->assign(unix_socket(), fd, ec);
+      unix_from_systemd = true;
+      spdlog::info("listening unix=fd:{} (socket activation)", fd);
+    } else if ((sd_is_socket(fd, AF_INET, SOCK_STREAM, 1) > 0 || sd_is_socket(fd, AF_INET6, SOCK_STREAM, 1) > 0) &&
+               !tcp_acceptor) {
+      const bool v6 = sd_is_socket(fd, AF_INET6, SOCK_STREAM, 1) > 0;
+      tcp_acceptor.emplace(acceptor_strand);
+      tcp_acceptor->assign(v6 ? tcp::v6() : tcp::v4(), fd, ec);
+      spdlog::info("listening tcp=fd:{} (socket activation)", fd);
+    } else {
+      return fail(ErrorCode::kInvalidArgument,
+                  "systemd passed fd " + std::to_string(fd) +
+                      ", which is not a listening Unix or TCP stream socket signerd can use (one of each at most)");
+    }
+    if (ec) return fail(ErrorCode::kInvalidArgument, "cannot use fd " + std::to_string(fd) + ": " + ec.message());
   }
   return {};
 }
@@ -264,8 +310,15 @@ asio::awaitable<void> Server::Impl::accept_loop(Acceptor& acceptor, Transport tr
 }
 
 Result<core::Principal> Server::Impl::authenticate(const api::Request& request, const Peer& peer) const {
+  const std::string_view target = request.target();
+  const std::string_view path = target.substr(0, target.find('?'));
+  if ((path == "/healthz" || path == "/readyz" || path == "/metrics") &&
+      (peer.transport == Transport::kUnix ? options.unix_health_without_auth : options.tcp_health_without_auth)) {
+    return core::Principal{"anonymous", std::nullopt};
+  }
   if (peer.transport == Transport::kUnix) {
-    const auto& allowed = options.unix_allowed_uids;
+    std::lock_guard lock(uids_mutex);
+    const auto& allowed = unix_allowed_uids;
     if (peer.uid && std::find(allowed.begin(), allowed.end(), *peer.uid) != allowed.end()) {
       return core::Principal{"os-uid-" + std::to_string(*peer.uid), std::nullopt};
     }
@@ -397,6 +450,13 @@ asio::awaitable<void> Server::Impl::session(Stream stream, Peer peer) {
     spdlog::info("request method={} path={} status={} latency_us={} principal={} transport={}",
                  std::string_view(request.method_string()), target.substr(0, target.find('?')),
                  response.result_int(), micros, principal_id, peer.transport == Transport::kUnix ? "unix" : "tcp");
+    const std::string route = api::route_of(target);
+    metrics::registry().add("signerd_http_requests_total",
+                            {{"route", route},
+                             {"method", std::string(request.method_string())},
+                             {"status", std::to_string(response.result_int())}});
+    metrics::registry().observe("signerd_http_request_duration_seconds", {{"route", route}},
+                                static_cast<double>(micros) / 1e6);
     if (ec || !response.keep_alive()) break;
   }
 
@@ -415,7 +475,7 @@ void Server::drain(std::chrono::milliseconds grace, std::function<void()> done) 
     error_code ec;
     if (self->unix_acceptor) {
       self->unix_acceptor->close(ec);
-      ::unlink(self->options.listen.unix_socket.c_str());
+      if (!self->unix_from_systemd) ::unlink(self->options.listen.unix_socket.c_str());
     }
     if (self->tcp_acceptor) self->tcp_acceptor->close(ec);
     std::vector<std::shared_ptr<SessionHandle>> handles;

@@ -24,6 +24,8 @@ struct ServerOptions {
   config::LimitsConfig limits;
   std::vector<std::uint32_t> unix_allowed_uids;
   SecretString tcp_bearer_token;  // empty when TCP is off
+  bool unix_health_without_auth = true;  // /healthz, /readyz, /metrics answer any Unix peer
+  bool tcp_health_without_auth = false;  // ... or any TCP client
 };
 
 class Server {
@@ -31,8 +33,17 @@ class Server {
   Server(boost::asio::io_context& io, boost::asio::thread_pool& workers, const api::Api& api, ServerOptions options);
   ~Server();
 
-  // Binds the configured sockets. Errors name the address and the reason (in use, permission, bad group).
+  // Takes the listening sockets systemd passed (socket activation, sd_listen_fds: a Unix stream socket replaces
+  // listen.unix_socket, an AF_INET/AF_INET6 one replaces listen.tcp), then binds the configured sockets that were
+  // not passed. Errors name the address and the reason (in use, permission, bad group, unsupported passed socket).
   Result<void> listen();
+
+  // Replaces the uids allowed on the Unix socket (SIGHUP). Connections already open use the new list from their
+  // next request.
+  void set_unix_allowed_uids(std::vector<std::uint32_t> uids);
+
+  // Open connections, for metrics.
+  unsigned connections() const;
   // Starts accepting.
   void start();
   // Stops accepting, closes idle connections, lets in-flight requests finish and answer with Connection: close,

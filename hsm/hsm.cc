@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/metrics.h"
 #include "hsm/ec_encoding.h"
 #include "hsm/pkcs11_errors.h"
 #include "hsm/pkcs11_module.h"
@@ -18,6 +19,24 @@
 
 namespace signerd::hsm {
 namespace {
+
+// Records how long an HSM operation took, session wait included, as signerd_hsm_operation_duration_seconds.
+class OperationTimer {
+ public:
+  OperationTimer(const char* operation, Curve curve)
+      : operation_(operation), curve_(curve), started_(std::chrono::steady_clock::now()) {}
+  ~OperationTimer() {
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started_;
+    metrics::registry().observe("signerd_hsm_operation_duration_seconds",
+                                {{"operation", operation_}, {"curve", to_string(curve_)}}, took.count());
+  }
+
+ private:
+  const char* operation_;
+  Curve curve_;
+  std::chrono::steady_clock::time_point started_;
+};
+
 
 using Clock = std::chrono::steady_clock;
 
@@ -372,6 +391,7 @@ Hsm::~Hsm() = default;
 
 Result<Bytes> Hsm::generate_key(std::string_view key_id, Curve curve) {
   if (auto ok = check_key_id(key_id); !ok) return std::unexpected(ok.error());
+  const OperationTimer timer("generate_key", curve);
   const std::string id(key_id);
   {
     std::lock_guard lock(impl_->keys_mutex_);
@@ -465,6 +485,7 @@ Result<std::optional<Bytes>> Hsm::find_public_key(std::string_view key_id, Curve
 
 Result<Bytes> Hsm::sign(std::string_view key_id, Curve curve, std::span<const std::uint8_t> data) {
   if (auto ok = check_key_id(key_id); !ok) return std::unexpected(ok.error());
+  const OperationTimer timer("sign", curve);
   if (curve == Curve::kEd25519) {
     if (data.empty() || data.size() > kMaxEd25519Message) {
       return fail(ErrorCode::kInvalidArgument,

@@ -1,5 +1,7 @@
 #include "hsm/pkcs11_errors.h"
 
+#include "common/metrics.h"
+
 #include <cstdio>
 
 namespace signerd::hsm {
@@ -128,6 +130,7 @@ RvClass classify(CK_RV rv) {
 }
 
 Error p11_error(std::string_view function, CK_RV rv) {
+  metrics::registry().add("signerd_hsm_errors_total", {{"function", std::string(function)}, {"code", ckr_name(rv)}});
   return Error{classify(rv).code, std::string(function) + ": " + ckr_name(rv), {}};
 }
 

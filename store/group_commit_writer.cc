@@ -1,7 +1,10 @@
 #include "store/group_commit_writer.h"
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
+
+#include "common/metrics.h"
 
 namespace signerd::store {
 
@@ -100,6 +103,7 @@ void GroupCommitWriter::commit_batch(std::span<Pending* const> batch) {
   auto fail_all = [batch](const std::string& why) {
     for (Pending* pending : batch) pending->fail(Error{ErrorCode::kUnavailable, why, {}});
   };
+  const auto started = std::chrono::steady_clock::now();
   auto transaction = Transaction::begin_immediate(connection_);
   if (!transaction) return fail_all(transaction.error().message);
 
@@ -135,6 +139,9 @@ void GroupCommitWriter::commit_batch(std::span<Pending* const> batch) {
   }
   commits_.fetch_add(1, std::memory_order_relaxed);
   writes_.fetch_add(succeeded, std::memory_order_relaxed);
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+  metrics::registry().observe("signerd_store_commit_duration_seconds", {}, took.count());
+  metrics::registry().observe("signerd_store_commit_batch_size", {}, static_cast<double>(succeeded));
 }
 
 }  // namespace signerd::store

@@ -339,6 +339,10 @@ Result<void> Store::insert_signature(const SignatureRecord& sig) {
   return impl_->writer.write([&](Connection& connection) { return write_signature(connection, sig); });
 }
 
+Result<void> Store::check_writable() {
+  return impl_->writer.write([](Connection& connection) { return connection.exec("SELECT 1", "check writable"); });
+}
+
 void Store::insert_signature_async(SignatureRecord sig, std::function<void(Result<void>)> done) {
   impl_->writer.write_async(
       [sig = std::move(sig)](Connection& connection) { return write_signature(connection, sig); }, std::move(done));

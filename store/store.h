@@ -117,6 +117,10 @@ class Store {
 
   StoreStats stats() const;
 
+  // Runs an empty write through the writer (BEGIN IMMEDIATE takes the write lock): succeeds when the database
+  // accepts writes now. For readiness checks.
+  Result<void> check_writable();
+
  private:
   friend struct StoreTestPeer;  // store/testing.h: lets unit tests inspect the writer connection and shape batches
   struct Impl;

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "tests/support/daemon_process.h"
@@ -68,6 +69,7 @@ class DaemonTest : public ::testing::Test {
     auto r = c.request("GET", "/keys?limit=500");
     return static_cast<int>(r.json().at("items").as_array().size());
   }
+  int daemon_pid() const { return daemon_->pid(); }
   std::unique_ptr<DaemonProcess> daemon_;
 };
 
@@ -378,6 +380,90 @@ TEST_F(DaemonTest, ConnectionsBeyondTheLimitAreClosed) {
   std::this_thread::sleep_for(200ms);
   auto fourth = daemon_->unix_client();
   EXPECT_EQ(fourth.request("GET", "/healthz").status, 200);
+}
+
+TEST_F(DaemonTest, ReadyzReportsTheHsmAndMetricsCountWhatHappened) {
+  TempDir scratch;
+  const auto control = scratch.path() / "fault-control";
+  start({.module = SIGNERD_P11FAULT_MODULE,
+         .env = {{"P11FAULT_REAL_MODULE", SoftHsmToken::module_path()}, {"P11FAULT_CONTROL", control.string()}}});
+  auto c = daemon_->unix_client();
+  auto ready = c.request("GET", "/readyz");
+  ASSERT_EQ(ready.status, 200) << ready.body;
+  EXPECT_EQ(str(ready.json(), "status"), "ready");
+  const auto key = create_key(c);
+  ASSERT_EQ(c.request("POST", "/keys/" + key + "/signatures", R"({"kind":"Hash","hash":")" + kHash + "\"}").status,
+            200);
+
+  std::ofstream(control) << "device_error\n";
+  auto not_ready = c.request("GET", "/readyz");
+  expect_error_body(not_ready, 503);
+  EXPECT_NE(error_message(not_ready).find("HSM"), std::string::npos) << not_ready.body;
+  EXPECT_EQ(c.request("GET", "/healthz").status, 200) << "alive even when not ready";
+  std::filesystem::remove(control);
+  EXPECT_EQ(c.request("GET", "/readyz").status, 200) << "ready again once the HSM recovers";
+
+  auto m = c.request("GET", "/metrics");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_EQ(m.headers.at("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  for (const char* line : {"signerd_signatures_total{curve=\"secp256k1\"} 1\n",
+                           "signerd_keys_created_total{curve=\"secp256k1\"} 1\n",
+                           "signerd_http_requests_total{route=\"/keys/{keyId}/signatures\",method=\"POST\",status=\"200\"} 1\n",
+                           "signerd_http_requests_total{route=\"/readyz\",method=\"GET\",status=\"503\"} 1\n",
+                           "signerd_hsm_sessions{state=\"total\"} 2\n", "signerd_hsm_recoveries 1\n",
+                           "code=\"CKR_DEVICE_ERROR\"} ",  // signerd_hsm_errors_total, whichever call failed
+                           "signerd_store_commit_duration_seconds_count"}) {
+    EXPECT_NE(m.body.find(line), std::string::npos) << line << "\n" << m.body;
+  }
+  EXPECT_EQ(m.body.find(key), std::string::npos) << "no ids in metric labels";
+}
+
+TEST_F(DaemonTest, HealthAndMetricsNeedTheTokenOnTcpUnlessConfigured) {
+  start();
+  auto tcp = daemon_->tcp_client();
+  expect_error_body(tcp.request("GET", "/metrics"), 401);
+  expect_error_body(tcp.request("GET", "/healthz"), 401);
+  EXPECT_EQ(tcp.request("GET", "/metrics", "", {{"Authorization", "Bearer " + daemon_->bearer_token()}}).status, 200);
+  ASSERT_EQ(daemon_->stop(SIGTERM), 0);
+
+  DaemonProcess open_tcp({.extra_config = "[auth]\nunauthenticated_health = [\"unix\", \"tcp\"]\n"});
+  ASSERT_TRUE(open_tcp.start()) << open_tcp.log();
+  auto c = open_tcp.tcp_client();
+  EXPECT_EQ(c.request("GET", "/healthz").status, 200);
+  EXPECT_EQ(c.request("GET", "/metrics").status, 200);
+  expect_error_body(c.request("GET", "/keys"), 401);
+  EXPECT_EQ(open_tcp.stop(SIGTERM), 0);
+}
+
+TEST_F(DaemonTest, SighupReloadsTheAllowListAndNamesWhatNeedsARestart) {
+  start();
+  auto c = daemon_->unix_client();
+  ASSERT_EQ(c.request("GET", "/keys").status, 200);
+  // Take our own uid out of the allow-list and change a setting that cannot change live.
+  std::ifstream in(daemon_->config_path());
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string conf = text.str();
+  conf.replace(conf.find("[auth]\n"), 7, "[auth]\nunix_allowed_uids = [" + std::to_string(::getuid() + 4242) + "]\n");
+  conf += "[server]\nworker_threads = 3\n";
+  std::ofstream(daemon_->config_path(), std::ios::trunc) << conf;
+  ::kill(daemon_pid(), SIGHUP);
+  std::this_thread::sleep_for(300ms);
+  expect_error_body(c.request("GET", "/keys"), 401);
+  EXPECT_EQ(c.request("GET", "/healthz").status, 200) << "health stays open on the socket";
+  const auto log = daemon_->log();
+  EXPECT_NE(log.find("applied auth.unix_allowed_uids"), std::string::npos) << log;
+  EXPECT_NE(log.find("changes that need a restart: server"), std::string::npos) << log;
+}
+
+TEST_F(DaemonTest, AReloadOfABadFileKeepsTheRunningConfiguration) {
+  start();
+  std::ofstream(daemon_->config_path(), std::ios::app) << "[limits]\nnot_a_key = 1\n";
+  ::kill(daemon_pid(), SIGHUP);
+  std::this_thread::sleep_for(300ms);
+  auto c = daemon_->unix_client();
+  EXPECT_EQ(c.request("GET", "/keys").status, 200);
+  EXPECT_NE(daemon_->log().find("reload refused"), std::string::npos) << daemon_->log();
 }
 
 TEST_F(DaemonTest, KeysSurviveARestart) {

@@ -64,6 +64,7 @@ class DaemonProcess {
   // Runs signerd to completion (for start-up failures) and returns its exit status.
   int run_to_exit(std::chrono::milliseconds timeout = std::chrono::seconds(20));
   bool running() const;
+  int pid() const { return pid_; }
 
   HttpClient unix_client() const { return HttpClient::unix_socket(socket_path()); }
   HttpClient tcp_client() const { return HttpClient::tcp(port_); }

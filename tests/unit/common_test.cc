@@ -85,3 +85,38 @@ TEST(Secret, ComparesInConstantTimeAndWipes) {
 
 }  // namespace
 }  // namespace signerd
+
+#include "common/metrics.h"
+
+namespace signerd::metrics {
+namespace {
+
+TEST(Metrics, RendersCountersGaugesAndHistogramsInPrometheusTextFormat) {
+  Registry r;
+  r.describe("x_requests_total", Registry::Type::kCounter, "Requests.");
+  r.add("x_requests_total", {{"route", "/keys"}, {"status", "200"}});
+  r.add("x_requests_total", {{"route", "/keys"}, {"status", "200"}}, 2);
+  r.set("x_sessions", {}, 3);
+  r.describe("x_latency_seconds", Registry::Type::kHistogram, "Latency.", {0.001, 0.01});
+  r.observe("x_latency_seconds", {{"op", "sign"}}, 0.0005);
+  r.observe("x_latency_seconds", {{"op", "sign"}}, 0.005);
+  r.observe("x_latency_seconds", {{"op", "sign"}}, 5);
+  r.add_collector([](Registry& reg) { reg.set("x_collected", {{"k", "a\"b"}}, 7); });
+  const std::string text = r.render();
+  EXPECT_NE(text.find("# HELP x_requests_total Requests.\n# TYPE x_requests_total counter\n"
+                      "x_requests_total{route=\"/keys\",status=\"200\"} 3\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("# TYPE x_sessions gauge\nx_sessions 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("x_latency_seconds_bucket{op=\"sign\",le=\"0.001\"} 1\n"
+                      "x_latency_seconds_bucket{op=\"sign\",le=\"0.01\"} 2\n"
+                      "x_latency_seconds_bucket{op=\"sign\",le=\"+Inf\"} 3\n"
+                      "x_latency_seconds_sum{op=\"sign\"} 5.0055\n"
+                      "x_latency_seconds_count{op=\"sign\"} 3\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("x_collected{k=\"a\\\"b\"} 7\n"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace signerd::metrics

@@ -77,6 +77,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"BadMode", kBase + "unix_socket_mode = \"rw\"\n", "octal mode"},
         BadCase{"BadLevel", kBase + "[log]\nlevel = \"loud\"\n", "log.level must be one of"},
         BadCase{"NegativeUid", kBase + "[auth]\nunix_allowed_uids = [-1]\n", "auth.unix_allowed_uids"},
+        BadCase{"BadHealthTransport", kBase + "[auth]\nunauthenticated_health = [\"udp\"]\n",
+                "auth.unauthenticated_health may hold only"},
         BadCase{"NoListener", "[hsm]\nmodule=\"m\"\ntoken_label=\"t\"\npin_file=\"p\"\n[store]\npath=\"d\"\n",
                 "signerd must listen somewhere"},
         BadCase{"PageDefaultAboveMax", kBase + "[limits]\nmax_page_size = 10\ndefault_page_size = 20\n",
