@@ -239,7 +239,9 @@ std::string route_of(std::string_view target) {
   const auto parts = split_path(target.substr(0, target.find('?')));
   if (parts.size() == 1 && (parts[0] == "healthz" || parts[0] == "readyz" || parts[0] == "metrics" ||
                             parts[0] == "keys")) {
-    return "/" + std::string(parts[0]);
+    std::string route = "/";  // built in two steps: g++ 12 -O3 misreports "/" + string (GCC bug 105651)
+    route += parts[0];
+    return route;
   }
   if (!parts.empty() && parts[0] == "keys") {
     if (parts.size() == 2) return "/keys/{keyId}";
