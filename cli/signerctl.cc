@@ -1,44 +1,139 @@
-// signerctl: signerd's command-line tool. For now it sets up development tokens; the commands that talk to a
-// running daemon (status, keys, audit, ...) come with the operations work.
-// Exit codes: 0 success, 1 the operation failed, 2 bad usage, 3 the thing exists already.
+// signerctl: signerd's command-line tool. Talks to a running daemon over its API (status, keys ...) and to the HSM
+// directly (hsm init-token, hsm check). Exit codes: cli/exit_codes.h (and `signerctl --help`).
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 
+#include "cli/daemon_commands.h"
+#include "cli/exit_codes.h"
+#include "cli/hsm_commands.h"
 #include "common/secret.h"
-#include "hsm/token_setup.h"
 
 namespace {
 
 using namespace signerd;
+using namespace signerd::cli;
 
-int init_token(const std::string& module, const std::string& label, const std::string& so_pin_file,
-               const std::string& pin_file) {
-  auto so_pin = read_secret_file(so_pin_file, /*allow_group_readable=*/false);
-  if (!so_pin) {
-    std::fprintf(stderr, "signerctl: %s\n", so_pin.error().message.c_str());
-    return 2;
+constexpr const char* kDefaultSocket = "/run/signerd/signerd.sock";
+
+struct GlobalOptions {
+  std::string socket;
+  std::string url;
+  std::string token_file;
+  std::string token_on_argv;  // refused: only here to say why
+  bool json = false;
+  double timeout_seconds = 30;
+};
+
+// The daemon connection the global options describe. nullopt (after printing why) on a usage error.
+std::optional<DaemonContext> daemon_context(const GlobalOptions& g, const CLI::App& app) {
+  Endpoint endpoint;
+  if (app.count("--url") > 0) {
+    auto parsed = Endpoint::parse_url(g.url);
+    if (!parsed) {
+      std::fprintf(stderr, "signerctl: %s\n", parsed.error().message.c_str());
+      return std::nullopt;
+    }
+    endpoint = std::move(*parsed);
+  } else if (app.count("--socket") > 0) {
+    endpoint.unix_socket = g.socket;
+  } else if (const char* env = std::getenv("SIGNERD_SOCKET"); env != nullptr && *env != '\0') {
+    endpoint.unix_socket = env;
+  } else {
+    endpoint.unix_socket = kDefaultSocket;
   }
-  auto pin = read_secret_file(pin_file, /*allow_group_readable=*/false);
-  if (!pin) {
-    std::fprintf(stderr, "signerctl: %s\n", pin.error().message.c_str());
-    return 2;
+  std::optional<SecretString> token;
+  if (app.count("--token-file") > 0) {
+    auto read = read_secret_file(g.token_file, /*allow_group_readable=*/true);
+    if (!read) {
+      std::fprintf(stderr, "signerctl: %s\n", read.error().message.c_str());
+      return std::nullopt;
+    }
+    if (read->empty()) {
+      std::fprintf(stderr, "signerctl: token file %s is empty\n", g.token_file.c_str());
+      return std::nullopt;
+    }
+    token = std::move(*read);
   }
-  auto serial = hsm::initialize_token({module, label, std::move(*so_pin), std::move(*pin)});
-  if (!serial) {
-    std::fprintf(stderr, "signerctl: %s\n", serial.error().message.c_str());
-    return serial.error().code == ErrorCode::kConflict ? 3 : 1;
-  }
-  std::printf("initialised token '%s' (serial %s)\n", label.c_str(), serial->c_str());
-  return 0;
+  const auto timeout = std::chrono::milliseconds(static_cast<long long>(g.timeout_seconds * 1000));
+  return DaemonContext{HttpClient(std::move(endpoint), std::move(token), timeout), g.json};
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"signerctl: the command-line tool of signerd"};
+  app.footer(std::string("\nEach command has --help.\n\n") + kExitCodesHelp);
   app.require_subcommand(1);
-  auto* hsm_cmd = app.add_subcommand("hsm", "work with the HSM directly");
+  // Global options may also come after the subcommand (signerctl keys list --json).
+  app.fallthrough();
+
+  GlobalOptions g;
+  auto* socket_opt =
+      app.add_option("--socket", g.socket,
+                     "signerd's Unix socket (default: $SIGNERD_SOCKET, else " + std::string(kDefaultSocket) + ")");
+  auto* url_opt = app.add_option("--url", g.url, "reach signerd over TCP instead: http://host:port");
+  app.add_option("--token-file", g.token_file,
+                 "file holding the bearer token for --url (the token is never taken on the command line)")
+      ->needs(url_opt);
+  socket_opt->excludes(url_opt);
+  app.add_option("--token", g.token_on_argv)->group("");  // hidden: refused with an explanation
+  app.add_flag("--json", g.json, "print the daemon's JSON as is (hsm check: its report as JSON)");
+  app.add_option("--timeout", g.timeout_seconds, "seconds to wait for the daemon, per request")
+      ->check(CLI::Range(0.001, 3600.0))
+      ->capture_default_str();
+
+  // status
+  auto* status_cmd = app.add_subcommand("status", "is the daemon alive (GET /healthz) and ready (GET /readyz)?");
+
+  // keys
+  auto* keys_cmd = app.add_subcommand("keys", "create, read, rename, archive keys and sign with them");
+  keys_cmd->require_subcommand(1);
+
+  auto* create_cmd = keys_cmd->add_subcommand("create", "create a key inside the HSM (POST /keys)");
+  std::string scheme, curve, create_name;
+  create_cmd->add_option("--scheme", scheme, "ECDSA or EdDSA")->required()->check(CLI::IsMember({"ECDSA", "EdDSA"}));
+  create_cmd->add_option("--curve", curve, "secp256k1, secp256r1 (ECDSA) or ed25519 (EdDSA)")
+      ->required()
+      ->check(CLI::IsMember({"secp256k1", "secp256r1", "ed25519"}));
+  auto* create_name_opt = create_cmd->add_option("--name", create_name, "a name for the key");
+
+  auto* list_cmd = keys_cmd->add_subcommand("list", "list keys, newest first (GET /keys)");
+  unsigned limit = 0;
+  std::string page_token;
+  bool list_all = false;
+  auto* limit_opt =
+      list_cmd->add_option("--limit", limit, "page size (default: the daemon's)")->check(CLI::Range(1u, 1000000u));
+  auto* page_token_opt = list_cmd->add_option("--page-token", page_token, "start at this nextPageToken");
+  list_cmd->add_flag("--all", list_all, "follow nextPageToken to the last page");
+
+  std::string key_id;
+  auto* get_cmd = keys_cmd->add_subcommand("get", "read a key (GET /keys/KEY_ID)");
+  get_cmd->add_option("KEY_ID", key_id, "the key's id")->required();
+
+  auto* rename_cmd = keys_cmd->add_subcommand("rename", "rename a key or clear its name (PUT /keys/KEY_ID)");
+  rename_cmd->add_option("KEY_ID", key_id, "the key's id")->required();
+  std::string new_name;
+  bool clear_name = false;
+  auto* name_opt = rename_cmd->add_option("--name", new_name, "the new name");
+  auto* clear_opt = rename_cmd->add_flag("--clear", clear_name, "remove the name");
+  name_opt->excludes(clear_opt);
+
+  auto* archive_cmd = keys_cmd->add_subcommand("archive", "archive a key: it can no longer sign (DELETE /keys/KEY_ID)");
+  archive_cmd->add_option("KEY_ID", key_id, "the key's id")->required();
+
+  auto* sign_cmd = keys_cmd->add_subcommand("sign", "sign with a key (POST /keys/KEY_ID/signatures)");
+  sign_cmd->add_option("KEY_ID", key_id, "the key's id")->required();
+  std::string hash, message, external_id;
+  auto* hash_opt = sign_cmd->add_option("--hash", hash, "a 32-byte digest in hex, 0x-prefixed (ECDSA keys)");
+  auto* message_opt = sign_cmd->add_option("--message", message, "the message in hex, 0x-prefixed (EdDSA keys)");
+  hash_opt->excludes(message_opt);
+  auto* external_id_opt = sign_cmd->add_option("--external-id", external_id,
+                                               "makes the request idempotent: a retry returns the first result");
+
+  // hsm
+  auto* hsm_cmd = app.add_subcommand("hsm", "work with the HSM directly (no daemon)");
   hsm_cmd->require_subcommand(1);
   auto* init = hsm_cmd->add_subcommand(
       "init-token", "initialise a development token (SoftHSM) with PINs read from files, never from argv");
@@ -47,12 +142,68 @@ int main(int argc, char** argv) {
   init->add_option("--label", label, "token label (at most 32 bytes)")->required();
   init->add_option("--so-pin-file", so_pin_file, "file holding the security officer PIN (mode 0600)")->required();
   init->add_option("--pin-file", pin_file, "file holding the user PIN (mode 0600)")->required();
+
+  auto* check = hsm_cmd->add_subcommand(
+      "check",
+      "check a token for signerd: module and slots, the mechanisms signerd needs, and with --pin-file a login and a "
+      "scan for private keys that could leave the token");
+  HsmCheckArgs check_args;
+  check->add_option("--module", check_args.module, "PKCS#11 module")->required();
+  auto* label_opt = check->add_option("--token-label", check_args.token_label, "the token's label");
+  auto* serial_opt = check->add_option("--token-serial", check_args.token_serial, "the token's serial number");
+  label_opt->excludes(serial_opt);
+  std::string check_pin_file;
+  auto* check_pin_opt =
+      check->add_option("--pin-file", check_pin_file, "file holding the user PIN (mode 0600 or 0640)");
+
   try {
     app.parse(argc, argv);
+    if (app.count("--token") > 0) {
+      throw CLI::ValidationError("--token",
+                                 "the bearer token is never taken on the command line (other users can read argv); "
+                                 "put it in a file and pass --token-file FILE");
+    }
+    if (rename_cmd->parsed() && name_opt->count() == 0 && !clear_name) {
+      throw CLI::RequiredError("keys rename needs --name N or --clear");
+    }
+    if (sign_cmd->parsed() && hash_opt->count() == 0 && message_opt->count() == 0) {
+      throw CLI::RequiredError("keys sign needs --hash 0x... or --message 0x...");
+    }
+    if (check->parsed() && label_opt->count() == 0 && serial_opt->count() == 0) {
+      throw CLI::RequiredError("hsm check needs --token-label L or --token-serial S");
+    }
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    return code == 0 ? kExitOk : kExitUsage;
   }
-  if (init->parsed()) return init_token(module, label, so_pin_file, pin_file);
-  return 2;
+
+  if (init->parsed()) return run_hsm_init_token(module, label, so_pin_file, pin_file);
+  if (check->parsed()) {
+    if (check_pin_opt->count() > 0) check_args.pin_file = check_pin_file;
+    check_args.json = g.json;
+    return run_hsm_check(check_args);
+  }
+
+  auto ctx = daemon_context(g, app);
+  if (!ctx) return kExitUsage;
+  if (status_cmd->parsed()) return run_status(*ctx);
+  if (create_cmd->parsed()) {
+    return run_keys_create(*ctx, scheme, curve,
+                           create_name_opt->count() > 0 ? std::optional(create_name) : std::nullopt);
+  }
+  if (list_cmd->parsed()) {
+    return run_keys_list(*ctx, limit_opt->count() > 0 ? std::optional(limit) : std::nullopt,
+                         page_token_opt->count() > 0 ? std::optional(page_token) : std::nullopt, list_all);
+  }
+  if (get_cmd->parsed()) return run_keys_get(*ctx, key_id);
+  if (rename_cmd->parsed()) {
+    return run_keys_rename(*ctx, key_id, clear_name ? std::nullopt : std::optional(new_name));
+  }
+  if (archive_cmd->parsed()) return run_keys_archive(*ctx, key_id);
+  if (sign_cmd->parsed()) {
+    SignArgs args{key_id, hash_opt->count() > 0, hash_opt->count() > 0 ? hash : message,
+                  external_id_opt->count() > 0 ? std::optional(external_id) : std::nullopt};
+    return run_keys_sign(*ctx, args);
+  }
+  return kExitUsage;
 }

@@ -1,6 +1,6 @@
 // signerd: wires configuration, the HSM, the store, core, the API and the listeners together, and runs until
-// SIGINT or SIGTERM. Exit codes: 0 after a clean stop, 64 for bad usage, 78 for a bad configuration, 69 when the
-// HSM or the store cannot be opened.
+// SIGINT or SIGTERM. Exit codes: 0 after a clean stop, 64 for bad usage, 78 for a bad configuration (including a
+// wrong or locked PIN, a missing module or token), 69 when the HSM device or the store is unavailable.
 #include <signal.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -136,7 +136,9 @@ int run(const std::string& config_path, config::Config cfg) {
     auto opened = hsm::Hsm::open(std::move(o));
     if (!opened) {
       spdlog::critical("cannot open the HSM: {}", opened.error().message);
-      return EX_UNAVAILABLE;
+      // A wrong or locked PIN, a missing module or token will not heal by restarting, and retrying a wrong PIN
+      // can lock the HSM user: EX_CONFIG, which the unit does not restart on. Device trouble may pass: 69.
+      return opened.error().code == ErrorCode::kInvalidArgument ? EX_CONFIG : EX_UNAVAILABLE;
     }
     hsm = std::move(*opened);
   }

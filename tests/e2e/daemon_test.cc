@@ -518,7 +518,7 @@ TEST_F(DaemonTest, HsmFailureMidRequestIs503ThenRecovers) {
 
 TEST_F(DaemonTest, WrongPinStopsStartUpWithAClearMessage) {
   DaemonProcess d({.pin_override = "987654"});
-  EXPECT_NE(d.run_to_exit(), 0);
+  EXPECT_EQ(d.run_to_exit(), 78) << "EX_CONFIG: retrying a wrong PIN could lock the HSM user";
   const auto log = d.log();
   EXPECT_NE(log.find("PIN incorrect"), std::string::npos) << log;
   EXPECT_EQ(log.find("987654"), std::string::npos) << "the PIN must never be logged";
@@ -531,7 +531,7 @@ TEST_F(DaemonTest, LockedPinStopsStartUpWithAClearMessage) {
   DaemonProcess d({.module = SIGNERD_P11FAULT_MODULE,
                    .env = {{"P11FAULT_REAL_MODULE", SoftHsmToken::module_path()},
                            {"P11FAULT_CONTROL", control.string()}}});
-  EXPECT_EQ(d.run_to_exit(), 69);  // EX_UNAVAILABLE
+  EXPECT_EQ(d.run_to_exit(), 78) << "EX_CONFIG: systemd must not retry a locked PIN";
   EXPECT_NE(d.log().find("PIN locked"), std::string::npos) << d.log();
 }
 

@@ -1,0 +1,315 @@
+#include "cli/daemon_commands.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+#include <string_view>
+#include <vector>
+
+#include "cli/exit_codes.h"
+
+namespace signerd::cli {
+namespace {
+
+namespace json = boost::json;
+
+void print_out(std::string_view text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  if (text.empty() || text.back() != '\n') std::fputc('\n', stdout);
+}
+
+void print_err(const std::string& message) { std::fprintf(stderr, "signerctl: %s\n", message.c_str()); }
+
+std::optional<json::value> parse_json(const std::string& body) {
+  boost::system::error_code ec;
+  auto v = json::parse(body, ec);
+  if (ec) return std::nullopt;
+  return v;
+}
+
+const json::value* find(const json::value& v, std::string_view key) {
+  if (!v.is_object()) return nullptr;
+  return v.as_object().if_contains(key);
+}
+
+std::string scalar_text(const json::value& v) {
+  if (v.is_string()) return std::string(v.as_string());
+  if (v.is_null()) return "null";
+  return json::serialize(v);
+}
+
+std::string field(const json::value& v, std::string_view key) {
+  const auto* f = find(v, key);
+  return f ? scalar_text(*f) : std::string();
+}
+
+// A request failed below HTTP (no connection, timeout, unparseable reply).
+int transport_failure(const Error& error) {
+  print_err(error.message);
+  return error.code == ErrorCode::kInvalidArgument ? kExitUsage : exit_code_for(error.code);
+}
+
+// A reply other than 2xx: the daemon's error.message on stderr (the whole body on stdout with --json).
+int http_failure(const DaemonContext& ctx, const HttpResponse& response) {
+  const auto body = parse_json(response.body);
+  std::string message;
+  std::string id;
+  if (body) {
+    if (const auto* e = find(*body, "error")) {
+      message = field(*e, "message");
+      id = field(*e, "id");
+    }
+  }
+  if (message.empty()) {
+    message = response.body.empty() ? "the daemon answered HTTP " + std::to_string(response.status) : response.body;
+    while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) message.pop_back();
+  }
+  std::string suffix = "(HTTP " + std::to_string(response.status);
+  if (!id.empty()) suffix += ", error id " + id;
+  suffix += ")";
+  if (response.status == 401 && !ctx.client.endpoint().is_unix() && !ctx.client.has_token()) {
+    suffix += "; over TCP give the bearer token with --token-file FILE";
+  }
+  print_err(message + " " + suffix);
+  if (ctx.json && body) print_out(response.body);
+  return exit_code_for_http(response.status);
+}
+
+using Fields = std::vector<std::pair<const char*, std::string>>;
+
+void print_fields(const Fields& fields) {
+  std::size_t width = 0;
+  for (const auto& [name, value] : fields) width = std::max(width, std::string_view(name).size());
+  for (const auto& [name, value] : fields) {
+    if (value.empty()) continue;
+    std::printf("%-*s  %s\n", static_cast<int>(width), name, value.c_str());
+  }
+}
+
+void print_key(const json::value& key) {
+  std::string store;
+  if (const auto* s = find(key, "store")) store = field(*s, "kind") + " " + field(*s, "keyId");
+  print_fields({{"id", field(key, "id")},
+                {"name", field(key, "name")},
+                {"scheme", field(key, "scheme")},
+                {"curve", field(key, "curve")},
+                {"status", field(key, "status")},
+                {"publicKey", field(key, "publicKey")},
+                {"dateCreated", field(key, "dateCreated")},
+                {"dateDeleted", field(key, "dateDeleted")},
+                {"store", store}});
+}
+
+void print_signature(const json::value& sig) {
+  const json::value empty;
+  const auto* s = find(sig, "signature");
+  const json::value& signature = s ? *s : empty;
+  print_fields({{"id", field(sig, "id")},
+                {"keyId", field(sig, "keyId")},
+                {"status", field(sig, "status")},
+                {"reason", field(sig, "reason")},
+                {"r", field(signature, "r")},
+                {"s", field(signature, "s")},
+                {"recid", field(signature, "recid")},
+                {"encoded", field(signature, "encoded")},
+                {"externalId", field(sig, "externalId")},
+                {"dateRequested", field(sig, "dateRequested")},
+                {"dateSigned", field(sig, "dateSigned")}});
+}
+
+void print_key_table(const std::vector<json::value>& keys) {
+  const std::vector<std::string> header{"ID", "SCHEME", "CURVE", "STATUS", "CREATED", "NAME"};
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& k : keys) {
+    rows.push_back({field(k, "id"), field(k, "scheme"), field(k, "curve"), field(k, "status"), field(k, "dateCreated"),
+                    field(k, "name")});
+  }
+  std::vector<std::size_t> width(header.size());
+  for (std::size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  auto print_row = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    std::printf("%s\n", line.c_str());
+  };
+  print_row(header);
+  for (const auto& row : rows) print_row(row);
+}
+
+// Sends the request; on 2xx prints the body as is (--json) or through `print` (readable), else reports the error.
+template <class Print>
+int exchange(const DaemonContext& ctx, std::string_view method, const std::string& target,
+             const std::optional<std::string>& body, Print print) {
+  auto response = ctx.client.request(method, target, body);
+  if (!response) return transport_failure(response.error());
+  if (response->status < 200 || response->status >= 300) return http_failure(ctx, *response);
+  if (ctx.json) {
+    print_out(response->body);
+    return kExitOk;
+  }
+  const auto value = parse_json(response->body);
+  if (!value) {
+    print_out(response->body);
+    return kExitOk;
+  }
+  print(*value);
+  return kExitOk;
+}
+
+std::string key_path(const std::string& key_id) { return "/keys/" + percent_encode(key_id); }
+
+// Flattens a JSON object into "a.b  value" lines, for replies whose shape signerctl does not know (/readyz).
+void flatten(const json::value& v, const std::string& prefix, std::vector<std::pair<std::string, std::string>>& out) {
+  if (v.is_object() && !v.as_object().empty()) {
+    for (const auto& [k, child] : v.as_object()) {
+      flatten(child, prefix.empty() ? std::string(k) : prefix + "." + std::string(k), out);
+    }
+    return;
+  }
+  out.emplace_back(prefix, scalar_text(v));
+}
+
+void print_flat(const json::value& v, const std::string& indent) {
+  std::vector<std::pair<std::string, std::string>> lines;
+  flatten(v, "", lines);
+  std::size_t width = 0;
+  for (const auto& [name, value] : lines) width = std::max(width, name.size());
+  for (const auto& [name, value] : lines) {
+    std::printf("%s%-*s  %s\n", indent.c_str(), static_cast<int>(width), name.c_str(), value.c_str());
+  }
+}
+
+}  // namespace
+
+int run_status(const DaemonContext& ctx) {
+  const std::string where = ctx.client.endpoint().describe();
+  auto health = ctx.client.request("GET", "/healthz");
+  if (!health) return transport_failure(health.error());
+  if (health->status != 200) return http_failure(ctx, *health);
+  const auto health_json = parse_json(health->body);
+
+  auto ready = ctx.client.request("GET", "/readyz");
+  if (!ready) return transport_failure(ready.error());
+  const auto ready_json = parse_json(ready->body);
+  int code = kExitOk;
+  if (ready->status != 200 && ready->status != 404 && ready->status != 503) return http_failure(ctx, *ready);
+  if (ready->status == 503) code = kExitUnavailable;
+
+  if (ctx.json) {
+    json::object out{
+        {"endpoint", where}, {"healthz", health_json ? *health_json : json::value(health->body)}, {"readyz", nullptr}};
+    if (ready->status != 404) out["readyz"] = ready_json ? *ready_json : json::value(ready->body);
+    print_out(json::serialize(out));
+    return code;
+  }
+  const std::string alive = health_json ? field(*health_json, "status") : std::string();
+  std::printf("signerd at %s: alive (healthz: %s)\n", where.c_str(), alive.empty() ? "200" : alive.c_str());
+  if (ready->status == 404) {
+    std::printf("readiness: not reported by this daemon (no /readyz)\n");
+  } else {
+    std::string message;
+    if (ready_json) {
+      if (const auto* e = find(*ready_json, "error")) message = field(*e, "message");
+    }
+    if (ready->status == 200) {
+      std::printf("readiness: ready\n");
+      // Anything the daemon reports beyond {"status":"ready"}.
+      if (ready_json && ready_json->is_object()) {
+        json::object rest = ready_json->as_object();
+        rest.erase("status");
+        if (!rest.empty()) print_flat(rest, "  ");
+      }
+    } else {
+      std::printf("readiness: NOT READY%s\n", message.empty() ? "" : (": " + message).c_str());
+    }
+  }
+  return code;
+}
+
+int run_keys_create(const DaemonContext& ctx, const std::string& scheme, const std::string& curve,
+                    const std::optional<std::string>& name) {
+  json::object body{{"scheme", scheme}, {"curve", curve}};
+  if (name) body["name"] = *name;
+  return exchange(ctx, "POST", "/keys", json::serialize(body), print_key);
+}
+
+int run_keys_list(const DaemonContext& ctx, std::optional<unsigned> limit, const std::optional<std::string>& page_token,
+                  bool all) {
+  std::vector<json::value> items;
+  std::optional<std::string> token = page_token;
+  std::set<std::string> seen_tokens;
+  for (;;) {
+    std::string target = "/keys";
+    char sep = '?';
+    if (limit) {
+      target += sep + std::string("limit=") + std::to_string(*limit);
+      sep = '&';
+    }
+    if (token) target += sep + std::string("paginationToken=") + percent_encode(*token);
+    auto response = ctx.client.request("GET", target);
+    if (!response) return transport_failure(response.error());
+    if (response->status != 200) return http_failure(ctx, *response);
+    if (ctx.json && !all) {
+      print_out(response->body);
+      return kExitOk;
+    }
+    const auto page = parse_json(response->body);
+    const auto* page_items = page ? find(*page, "items") : nullptr;
+    if (page_items == nullptr || !page_items->is_array()) {
+      print_err("unexpected reply to GET " + target + ": no items array");
+      return kExitFailed;
+    }
+    for (const auto& item : page_items->as_array()) items.push_back(item);
+    const auto* next = find(*page, "nextPageToken");
+    token.reset();
+    if (next && next->is_string() && !next->as_string().empty()) token = std::string(next->as_string());
+    if (!all || !token) break;
+    if (!seen_tokens.insert(*token).second) {  // a daemon bug must not make us loop forever
+      print_err("the daemon returned the same nextPageToken twice; stopping");
+      return kExitFailed;
+    }
+  }
+  if (ctx.json) {
+    json::array array(items.begin(), items.end());
+    print_out(json::serialize(json::object{{"items", std::move(array)}}));
+    return kExitOk;
+  }
+  print_key_table(items);
+  if (token) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "more keys: use --all, or --page-token %s for the next page\n", token->c_str());
+  }
+  return kExitOk;
+}
+
+int run_keys_get(const DaemonContext& ctx, const std::string& key_id) {
+  return exchange(ctx, "GET", key_path(key_id), std::nullopt, print_key);
+}
+
+int run_keys_rename(const DaemonContext& ctx, const std::string& key_id, const std::optional<std::string>& name) {
+  json::object body{{"name", nullptr}};
+  if (name) body["name"] = *name;
+  return exchange(ctx, "PUT", key_path(key_id), json::serialize(body), print_key);
+}
+
+int run_keys_archive(const DaemonContext& ctx, const std::string& key_id) {
+  return exchange(ctx, "DELETE", key_path(key_id), std::nullopt, print_key);
+}
+
+int run_keys_sign(const DaemonContext& ctx, const SignArgs& args) {
+  json::object body{{"kind", args.is_hash ? "Hash" : "Message"}, {args.is_hash ? "hash" : "message", args.payload}};
+  if (args.external_id) body["externalId"] = *args.external_id;
+  return exchange(ctx, "POST", key_path(args.key_id) + "/signatures", json::serialize(body), print_signature);
+}
+
+}  // namespace signerd::cli

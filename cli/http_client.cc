@@ -1,0 +1,368 @@
+#include "cli/http_client.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <utility>
+
+namespace signerd::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kMaxHeadBytes = 64 * 1024;
+constexpr std::size_t kMaxBodyBytes = 64 * 1024 * 1024;
+
+class Socket {
+ public:
+  explicit Socket(int fd = -1) : fd_(fd) {}
+  Socket(Socket&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Socket& operator=(Socket&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+  ~Socket() { reset(); }
+  int fd() const { return fd_; }
+
+ private:
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  int fd_;
+};
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+int millis_left(Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  return left <= 0 ? 0 : static_cast<int>(std::min<long long>(left, 1 << 30));
+}
+
+// Waits for `events` on fd until the deadline. False on timeout.
+bool wait_for(int fd, short events, Clock::time_point deadline) {
+  for (;;) {
+    pollfd p{fd, events, 0};
+    const int n = ::poll(&p, 1, millis_left(deadline));
+    if (n > 0) return true;
+    if (n == 0) return false;
+    if (errno != EINTR) return false;
+  }
+}
+
+Error unreachable(const Endpoint& endpoint, const std::string& why) {
+  return Error{ErrorCode::kUnavailable, "cannot reach signerd at " + endpoint.describe() + ": " + why, {}};
+}
+
+Error connect_error(const Endpoint& endpoint, int err) {
+  std::string why = std::strerror(err);
+  if (err == ENOENT || err == ECONNREFUSED) why += " (is signerd running?)";
+  // A socket file this user may not open: the OS refused, not the daemon, but the fix is the same (permissions).
+  if (err == EACCES || err == EPERM) {
+    return Error{ErrorCode::kPermissionDenied, "cannot reach signerd at " + endpoint.describe() + ": " + why, {}};
+  }
+  return unreachable(endpoint, why);
+}
+
+Result<Socket> connect_unix(const Endpoint& endpoint, Clock::time_point deadline) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (endpoint.unix_socket.size() >= sizeof addr.sun_path) {
+    return fail(ErrorCode::kInvalidArgument, "socket path too long (at most " +
+                                                 std::to_string(sizeof addr.sun_path - 1) +
+                                                 " bytes): " + endpoint.unix_socket);
+  }
+  std::memcpy(addr.sun_path, endpoint.unix_socket.data(), endpoint.unix_socket.size());
+  Socket s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (s.fd() < 0) return std::unexpected(unreachable(endpoint, std::strerror(errno)));
+  // A Unix connect completes at once or blocks only while the listen backlog is full; SO_SNDTIMEO bounds that.
+  const int ms = std::max(1, millis_left(deadline));
+  timeval tv{ms / 1000, (ms % 1000) * 1000};
+  ::setsockopt(s.fd(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  while (::connect(s.fd(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINPROGRESS) {
+      return std::unexpected(unreachable(endpoint, "timed out connecting"));
+    }
+    return std::unexpected(connect_error(endpoint, errno));
+  }
+  ::fcntl(s.fd(), F_SETFL, ::fcntl(s.fd(), F_GETFL) | O_NONBLOCK);
+  return s;
+}
+
+Result<Socket> connect_tcp(const Endpoint& endpoint, Clock::time_point deadline) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const std::string port = std::to_string(endpoint.port);
+  if (int rc = ::getaddrinfo(endpoint.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    return std::unexpected(
+        unreachable(endpoint, std::string("cannot resolve ") + endpoint.host + ": " + ::gai_strerror(rc)));
+  }
+  struct FreeAddrinfo {
+    addrinfo* list;
+    ~FreeAddrinfo() { ::freeaddrinfo(list); }
+  } free_list{found};
+  int last_error = ECONNREFUSED;
+  for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
+    Socket s(::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol));
+    if (s.fd() < 0) {
+      last_error = errno;
+      continue;
+    }
+    if (::connect(s.fd(), ai->ai_addr, ai->ai_addrlen) != 0) {
+      if (errno != EINPROGRESS) {
+        last_error = errno;
+        continue;
+      }
+      if (!wait_for(s.fd(), POLLOUT, deadline)) {
+        return std::unexpected(unreachable(endpoint, "timed out connecting"));
+      }
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(s.fd(), SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) {
+        last_error = err;
+        continue;
+      }
+    }
+    const int one = 1;
+    ::setsockopt(s.fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return s;
+  }
+  return std::unexpected(connect_error(endpoint, last_error));
+}
+
+Result<void> send_all(int fd, std::string_view bytes, const Endpoint& endpoint, Clock::time_point deadline) {
+  std::size_t off = 0;
+  while (off < bytes.size()) {
+    const ssize_t n = ::send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    if (n > 0) {
+      off += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (!wait_for(fd, POLLOUT, deadline)) return std::unexpected(unreachable(endpoint, "timed out sending"));
+      continue;
+    }
+    return std::unexpected(unreachable(endpoint, std::string("send: ") + std::strerror(errno)));
+  }
+  return {};
+}
+
+// Appends what arrives to `buf`. Returns false at end of stream.
+Result<bool> receive_some(int fd, std::string& buf, const Endpoint& endpoint, Clock::time_point deadline) {
+  char chunk[16384];
+  for (;;) {
+    const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+    if (n > 0) {
+      buf.append(chunk, static_cast<std::size_t>(n));
+      return true;
+    }
+    if (n == 0) return false;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (!wait_for(fd, POLLIN, deadline)) {
+        return std::unexpected(unreachable(endpoint, "timed out waiting for the reply"));
+      }
+      continue;
+    }
+    return std::unexpected(unreachable(endpoint, std::string("recv: ") + std::strerror(errno)));
+  }
+}
+
+Error malformed(const std::string& why) { return Error{ErrorCode::kInternal, "malformed HTTP reply: " + why, {}}; }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+// Parses the status line and headers (everything before the blank line).
+Result<HttpResponse> parse_head(std::string_view head) {
+  HttpResponse response;
+  auto eol = head.find("\r\n");
+  const std::string_view status_line = head.substr(0, eol);
+  // "HTTP/1.1 200 OK"
+  if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." || status_line[8] != ' ') {
+    return std::unexpected(malformed("bad status line"));
+  }
+  const auto code = status_line.substr(9, 3);
+  if (std::from_chars(code.data(), code.data() + code.size(), response.status).ec != std::errc{} ||
+      response.status < 100 || response.status > 599) {
+    return std::unexpected(malformed("bad status code"));
+  }
+  std::string_view rest = eol == std::string_view::npos ? std::string_view{} : head.substr(eol + 2);
+  while (!rest.empty()) {
+    eol = rest.find("\r\n");
+    const std::string_view line = rest.substr(0, eol);
+    rest = eol == std::string_view::npos ? std::string_view{} : rest.substr(eol + 2);
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos) return std::unexpected(malformed("bad header line"));
+    response.headers[lower(std::string(trim(line.substr(0, colon))))] = std::string(trim(line.substr(colon + 1)));
+  }
+  return response;
+}
+
+}  // namespace
+
+std::string Endpoint::describe() const {
+  if (is_unix()) return "unix:" + unix_socket;
+  const bool v6 = host.find(':') != std::string::npos;
+  return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+Result<Endpoint> Endpoint::parse_url(std::string_view url) {
+  constexpr std::string_view kScheme = "http://";
+  auto bad = [&](const std::string& why) {
+    return fail(ErrorCode::kInvalidArgument, "--url " + std::string(url) + ": " + why);
+  };
+  if (url.substr(0, kScheme.size()) != kScheme) return bad("only http://host:port is supported");
+  std::string_view rest = url.substr(kScheme.size());
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  if (rest.find('/') != std::string_view::npos || rest.find('@') != std::string_view::npos ||
+      rest.find('?') != std::string_view::npos) {
+    return bad("give only the scheme, host and port");
+  }
+  Endpoint e;
+  std::string_view port_text;
+  if (!rest.empty() && rest.front() == '[') {
+    const auto close = rest.find(']');
+    if (close == std::string_view::npos) return bad("unclosed '['");
+    e.host = std::string(rest.substr(1, close - 1));
+    rest.remove_prefix(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return bad("expected ':' after ']'");
+      port_text = rest.substr(1);
+    }
+  } else {
+    const auto colon = rest.find(':');
+    e.host = std::string(rest.substr(0, colon));
+    if (colon != std::string_view::npos) port_text = rest.substr(colon + 1);
+  }
+  if (e.host.empty()) return bad("no host");
+  unsigned port = 80;
+  if (!port_text.empty()) {
+    const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 || port > 65535) {
+      return bad("bad port");
+    }
+  }
+  e.port = static_cast<std::uint16_t>(port);
+  return e;
+}
+
+HttpClient::HttpClient(Endpoint endpoint, std::optional<SecretString> bearer_token, std::chrono::milliseconds timeout)
+    : endpoint_(std::move(endpoint)), bearer_token_(std::move(bearer_token)), timeout_(timeout) {}
+
+Result<HttpResponse> HttpClient::request(std::string_view method, std::string_view target,
+                                         const std::optional<std::string>& body) const {
+  const auto deadline = Clock::now() + timeout_;
+  auto socket = endpoint_.is_unix() ? connect_unix(endpoint_, deadline) : connect_tcp(endpoint_, deadline);
+  if (!socket) return std::unexpected(socket.error());
+
+  std::string head;
+  head.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
+  head.append("Host: ").append(endpoint_.is_unix() ? std::string("localhost") : endpoint_.describe().substr(7));
+  head.append("\r\nUser-Agent: signerctl\r\nAccept: application/json\r\nConnection: close\r\n");
+  if (body) head.append("Content-Type: application/json\r\nContent-Length: ").append(std::to_string(body->size()));
+  if (body) head.append("\r\n");
+  constexpr std::string_view kAuthorization = "Authorization: Bearer ";
+  const std::size_t token_size = bearer_token_ ? kAuthorization.size() + bearer_token_->view().size() + 2 : 0;
+  // Sized once, so the buffer holding the token is never reallocated (which would leave an unwiped copy behind).
+  std::string wire;
+  wire.reserve(head.size() + token_size + 2 + (body ? body->size() : 0));
+  wire.append(head);
+  if (bearer_token_) wire.append(kAuthorization).append(bearer_token_->view()).append("\r\n");
+  wire.append("\r\n");
+  if (body) wire.append(*body);
+  // The request holds the token: SecretString wipes it when this scope ends.
+  const SecretString request_bytes(std::move(wire));
+  if (auto sent = send_all(socket->fd(), request_bytes.view(), endpoint_, deadline); !sent) {
+    return std::unexpected(sent.error());
+  }
+
+  std::string buf;
+  std::size_t head_end;
+  while ((head_end = buf.find("\r\n\r\n")) == std::string::npos) {
+    if (buf.size() > kMaxHeadBytes) return std::unexpected(malformed("headers too large"));
+    auto more = receive_some(socket->fd(), buf, endpoint_, deadline);
+    if (!more) return std::unexpected(more.error());
+    if (!*more) {
+      return std::unexpected(unreachable(endpoint_, buf.empty() ? "the connection closed without a reply"
+                                                                : "the connection closed in the middle of a reply"));
+    }
+  }
+  auto response = parse_head(std::string_view(buf).substr(0, head_end));
+  if (!response) return std::unexpected(response.error());
+  buf.erase(0, head_end + 4);
+
+  if (auto te = response->headers.find("transfer-encoding");
+      te != response->headers.end() && lower(te->second) != "identity") {
+    return std::unexpected(malformed("Transfer-Encoding " + te->second + " is not supported"));
+  }
+  if (auto cl = response->headers.find("content-length"); cl != response->headers.end()) {
+    std::size_t length = 0;
+    const auto& text = cl->second;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), length);
+    if (ec != std::errc{} || end != text.data() + text.size()) return std::unexpected(malformed("bad Content-Length"));
+    if (length > kMaxBodyBytes) return std::unexpected(malformed("body too large"));
+    while (buf.size() < length) {
+      auto more = receive_some(socket->fd(), buf, endpoint_, deadline);
+      if (!more) return std::unexpected(more.error());
+      if (!*more) return std::unexpected(unreachable(endpoint_, "the connection closed in the middle of a reply"));
+    }
+    buf.resize(length);
+  } else {
+    // No length: the body runs to the end of the connection (we asked for Connection: close).
+    for (;;) {
+      if (buf.size() > kMaxBodyBytes) return std::unexpected(malformed("body too large"));
+      auto more = receive_some(socket->fd(), buf, endpoint_, deadline);
+      if (!more) return std::unexpected(more.error());
+      if (!*more) break;
+    }
+  }
+  response->body = std::move(buf);
+  return response;
+}
+
+std::string percent_encode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace signerd::cli

@@ -1,0 +1,509 @@
+// The built signerctl against the built daemon (Unix socket and TCP) and a real SoftHSM token: every command, its
+// --json output, its exit codes, and `hsm check` with and without a finding.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "tests/support/daemon_process.h"
+
+namespace signerd::testing {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+const std::string kHash = "0x" + std::string(62, '1') + "ab";
+const std::string kOtherHash = "0x" + std::string(62, '2') + "cd";
+// Hand-written rather than std::regex: g++ 12 with -fsanitize=address warns (maybe-uninitialized) inside <regex>.
+bool is_lower_alnum(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); });
+}
+
+// ^key-[a-z0-9]{5}-[a-z0-9]{5}-[a-z0-9]{14,16}$
+bool is_key_id(std::string_view id) {
+  if (id.size() < 30 || id.size() > 32 || id.substr(0, 4) != "key-" || id[9] != '-' || id[15] != '-') return false;
+  return is_lower_alnum(id.substr(4, 5)) && is_lower_alnum(id.substr(10, 5)) && is_lower_alnum(id.substr(16));
+}
+
+// ^0x[0-9a-f]{64}$
+bool is_hex32(std::string_view s) {
+  return s.size() == 66 && s.substr(0, 2) == "0x" &&
+         std::all_of(s.begin() + 2, s.end(), [](char c) { return (c >= 'a' && c <= 'f') || (c >= '0' && c <= '9'); });
+}
+
+std::string signerctl_binary() {
+#ifdef SIGNERCTL_BINARY
+  return SIGNERCTL_BINARY;
+#else
+  return "signerctl";
+#endif
+}
+
+struct CtlRun {
+  int code = -1;
+  std::string out, err;
+
+  json::value json() const {
+    boost::system::error_code ec;
+    auto v = json::parse(out, ec);
+    return ec ? json::value() : v;
+  }
+};
+
+std::ostream& operator<<(std::ostream& os, const CtlRun& r) {
+  return os << "exit " << r.code << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err;
+}
+
+std::string str(const json::value& v, std::string_view key) {
+  if (!v.is_object() || !v.as_object().contains(key) || !v.at(key).is_string()) return {};
+  return std::string(v.at(key).as_string());
+}
+
+bool has(const json::value& v, std::string_view key) { return v.is_object() && v.as_object().contains(key); }
+
+// Runs signerctl with `args`, capturing stdout, stderr and the exit code. The child inherits this process's
+// environment (SOFTHSM2_CONF, sanitizer options) without SIGNERD_SOCKET, plus `env`.
+CtlRun run_signerctl(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {}) {
+  int out_pipe[2], err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
+  const std::string bin = signerctl_binary();
+  std::vector<char*> argv{const_cast<char*>(bin.c_str())};
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out_pipe[1], 1);
+    ::dup2(err_pipe[1], 2);
+    ::unsetenv("SIGNERD_SOCKET");
+    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    ::execv(bin.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  CtlRun run;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  std::string* sinks[2] = {&run.out, &run.err};
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  int open = 2;
+  while (open > 0 && std::chrono::steady_clock::now() < deadline) {
+    if (::poll(fds, 2, 1000) <= 0) continue;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char buf[8192];
+      const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n > 0) {
+        sinks[i]->append(buf, static_cast<std::size_t>(n));
+      } else {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open;
+      }
+    }
+  }
+  for (auto& p : fds) {
+    if (p.fd >= 0) {
+      ::kill(pid, SIGKILL);
+      ::close(p.fd);
+    }
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  // Under -DSIGNERD_SANITIZE=ON a report exits 1, which some tests expect for other reasons: look for it.
+  EXPECT_EQ(run.err.find("Sanitizer"), std::string::npos) << run.err;
+  EXPECT_EQ(run.err.find("runtime error:"), std::string::npos) << run.err;
+  return run;
+}
+
+class SignerctlTest : public ::testing::Test {
+ protected:
+  void start(DaemonOptions options = {}) {
+    daemon_ = std::make_unique<DaemonProcess>(std::move(options));
+    ASSERT_TRUE(daemon_->start()) << daemon_->log();
+  }
+  void TearDown() override {
+    if (daemon_ && daemon_->running()) {
+      EXPECT_EQ(daemon_->stop(SIGTERM), 0) << daemon_->log();
+    }
+  }
+
+  // signerctl with the given arguments; the bearer token must never be among them.
+  CtlRun ctl_raw(std::vector<std::string> args, const std::map<std::string, std::string>& env = {}) {
+    if (daemon_) {
+      for (const auto& a : args) {
+        EXPECT_EQ(a.find(daemon_->bearer_token()), std::string::npos) << a;
+      }
+    }
+    return run_signerctl(args, env);
+  }
+  // Over the Unix socket.
+  CtlRun ctl(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--socket", daemon_->socket_path().string()});
+    return ctl_raw(std::move(args));
+  }
+  // Over TCP with the token in a file.
+  CtlRun ctl_tcp(std::vector<std::string> args, const std::filesystem::path& token_file) {
+    args.insert(args.begin(),
+                {"--url", "http://127.0.0.1:" + std::to_string(daemon_->port()), "--token-file", token_file.string()});
+    return ctl_raw(std::move(args));
+  }
+  json::value create(const std::string& scheme = "ECDSA", const std::string& curve = "secp256k1") {
+    const CtlRun r = ctl({"--json", "keys", "create", "--scheme", scheme, "--curve", curve});
+    EXPECT_EQ(r.code, 0) << r;
+    return r.json();
+  }
+  std::vector<std::string> hsm_check_args() {
+    return {"hsm", "check", "--module", SoftHsmToken::module_path(), "--token-label", daemon_->token().label()};
+  }
+
+  std::unique_ptr<DaemonProcess> daemon_;
+  TempDir scratch_;
+};
+
+TEST_F(SignerctlTest, StatusReportsALiveDaemon) {
+  start();
+  const CtlRun text = ctl({"status"});
+  EXPECT_EQ(text.code, 0) << text;
+  EXPECT_NE(text.out.find("alive"), std::string::npos) << text;
+  EXPECT_NE(text.out.find("readiness:"), std::string::npos) << text;
+
+  const CtlRun r = ctl({"status", "--json"});  // global options also after the subcommand
+  ASSERT_EQ(r.code, 0) << r;
+  const auto v = r.json();
+  EXPECT_EQ(str(v.at("healthz"), "status"), "ok") << r;
+  EXPECT_EQ(str(v, "endpoint"), "unix:" + daemon_->socket_path().string());
+  // /readyz is optional: null when the daemon answers 404.
+  if (v.at("readyz").is_null()) {
+    EXPECT_NE(text.out.find("not reported"), std::string::npos) << text;
+  } else {
+    EXPECT_EQ(str(v.at("readyz"), "status"), "ready") << r;
+    EXPECT_NE(text.out.find("readiness: ready"), std::string::npos) << text;
+  }
+
+  // $SIGNERD_SOCKET stands in for --socket.
+  const CtlRun env = ctl_raw({"status"}, {{"SIGNERD_SOCKET", daemon_->socket_path().string()}});
+  EXPECT_EQ(env.code, 0) << env;
+}
+
+TEST_F(SignerctlTest, CreatesGetsRenamesSignsAndArchivesAKey) {
+  start();
+  const CtlRun created =
+      ctl({"--json", "keys", "create", "--scheme", "ECDSA", "--curve", "secp256k1", "--name", "treasury"});
+  ASSERT_EQ(created.code, 0) << created;
+  const auto key = created.json();
+  const std::string id = str(key, "id");
+  ASSERT_TRUE(is_key_id(id)) << created;
+  EXPECT_EQ(str(key, "name"), "treasury");
+  EXPECT_EQ(str(key, "status"), "Active");
+  EXPECT_EQ(str(key, "curve"), "secp256k1");
+
+  const CtlRun got = ctl({"--json", "keys", "get", id});
+  ASSERT_EQ(got.code, 0) << got;
+  EXPECT_EQ(got.json(), key);
+  const CtlRun readable = ctl({"keys", "get", id});
+  ASSERT_EQ(readable.code, 0) << readable;
+  EXPECT_NE(readable.out.find(id), std::string::npos) << readable;
+  EXPECT_NE(readable.out.find("treasury"), std::string::npos) << readable;
+
+  const CtlRun renamed = ctl({"--json", "keys", "rename", id, "--name", "vault"});
+  ASSERT_EQ(renamed.code, 0) << renamed;
+  EXPECT_EQ(str(renamed.json(), "name"), "vault");
+  const CtlRun cleared = ctl({"--json", "keys", "rename", id, "--clear"});
+  ASSERT_EQ(cleared.code, 0) << cleared;
+  EXPECT_FALSE(has(cleared.json(), "name")) << cleared;
+  EXPECT_EQ(ctl({"keys", "rename", id}).code, 2);                            // neither
+  EXPECT_EQ(ctl({"keys", "rename", id, "--name", "x", "--clear"}).code, 2);  // both
+
+  const CtlRun signed_run = ctl({"--json", "keys", "sign", id, "--hash", kHash});
+  ASSERT_EQ(signed_run.code, 0) << signed_run;
+  const auto sig = signed_run.json();
+  EXPECT_EQ(str(sig, "status"), "Signed");
+  EXPECT_EQ(str(sig, "keyId"), id);
+  EXPECT_TRUE(is_hex32(str(sig.at("signature"), "r"))) << signed_run;
+  EXPECT_TRUE(is_hex32(str(sig.at("signature"), "s"))) << signed_run;
+  const auto recid = sig.at("signature").at("recid").to_number<int>();
+  EXPECT_TRUE(recid == 0 || recid == 1);
+  EXPECT_EQ(str(sig.at("requestBody"), "hash"), kHash);
+  const CtlRun sig_text = ctl({"keys", "sign", id, "--hash", kHash});
+  ASSERT_EQ(sig_text.code, 0) << sig_text;
+  EXPECT_NE(sig_text.out.find("Signed"), std::string::npos) << sig_text;
+
+  // --external-id: a retry returns the first result; another request with the same id is a conflict (3).
+  const CtlRun first = ctl({"--json", "keys", "sign", id, "--hash", kHash, "--external-id", "payout-1"});
+  ASSERT_EQ(first.code, 0) << first;
+  const CtlRun retry = ctl({"--json", "keys", "sign", id, "--hash", kHash, "--external-id", "payout-1"});
+  ASSERT_EQ(retry.code, 0) << retry;
+  EXPECT_EQ(str(retry.json(), "id"), str(first.json(), "id"));
+  EXPECT_EQ(str(first.json(), "externalId"), "payout-1");
+  const CtlRun conflict = ctl({"keys", "sign", id, "--hash", kOtherHash, "--external-id", "payout-1"});
+  EXPECT_EQ(conflict.code, 3) << conflict;
+
+  const CtlRun archived = ctl({"--json", "keys", "archive", id});
+  ASSERT_EQ(archived.code, 0) << archived;
+  EXPECT_EQ(str(archived.json(), "status"), "Archived");
+  EXPECT_FALSE(str(archived.json(), "dateDeleted").empty());
+  const CtlRun after = ctl({"keys", "sign", id, "--hash", kHash});
+  EXPECT_EQ(after.code, 7) << after;
+  EXPECT_NE(after.err.find("archived"), std::string::npos) << after;
+}
+
+TEST_F(SignerctlTest, SignsMessagesWithEd25519Keys) {
+  start();
+  const auto key = create("EdDSA", "ed25519");
+  const std::string id = str(key, "id");
+  ASSERT_FALSE(id.empty());
+  const CtlRun r = ctl({"--json", "keys", "sign", id, "--message", "0x68656c6c6f"});
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_EQ(str(r.json(), "status"), "Signed");
+  EXPECT_EQ(str(r.json().at("requestBody"), "message"), "0x68656c6c6f");
+  EXPECT_EQ(ctl({"keys", "sign", id}).code, 2);  // neither --hash nor --message
+  EXPECT_EQ(ctl({"keys", "sign", id, "--hash", kHash, "--message", "0x00"}).code, 2);
+}
+
+TEST_F(SignerctlTest, ListFollowsEveryPageWithAll) {
+  start();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(str(create(), "id"));
+  const std::vector<std::string> newest_first(ids.rbegin(), ids.rend());
+
+  const CtlRun page = ctl({"--json", "keys", "list", "--limit", "2"});
+  ASSERT_EQ(page.code, 0) << page;
+  EXPECT_EQ(page.json().at("items").as_array().size(), 2u);
+  const std::string next = str(page.json(), "nextPageToken");
+  EXPECT_FALSE(next.empty()) << page;
+  const CtlRun second = ctl({"--json", "keys", "list", "--limit", "2", "--page-token", next});
+  ASSERT_EQ(second.code, 0) << second;
+  ASSERT_EQ(second.json().at("items").as_array().size(), 2u);
+  EXPECT_EQ(str(second.json().at("items").at(0), "id"), newest_first[2]);
+
+  const CtlRun all = ctl({"--json", "keys", "list", "--limit", "2", "--all"});
+  ASSERT_EQ(all.code, 0) << all;
+  const auto v = all.json();
+  EXPECT_FALSE(has(v, "nextPageToken"));
+  std::vector<std::string> listed;
+  for (const auto& item : v.at("items").as_array()) listed.push_back(str(item, "id"));
+  EXPECT_EQ(listed, newest_first);
+
+  const CtlRun table = ctl({"keys", "list", "--limit", "2", "--all"});
+  ASSERT_EQ(table.code, 0) << table;
+  EXPECT_EQ(table.out.rfind("ID", 0), 0u) << table;
+  for (const auto& id : ids) {
+    EXPECT_NE(table.out.find(id), std::string::npos) << table;
+  }
+  EXPECT_EQ(std::count(table.out.begin(), table.out.end(), '\n'), 6) << table;  // header + 5 keys
+  const CtlRun partial = ctl({"keys", "list", "--limit", "2"});
+  ASSERT_EQ(partial.code, 0) << partial;
+  EXPECT_NE(partial.err.find("--page-token"), std::string::npos) << partial;
+}
+
+TEST_F(SignerctlTest, ErrorsHaveTheirExitCodesAndTheDaemonsMessage) {
+  start();
+  const std::string unknown = "key-aaaaa-bbbbb-cccccccccccccc";
+  auto c = daemon_->unix_client();
+  const auto direct = c.request("GET", "/keys/" + unknown);
+  ASSERT_EQ(direct.status, 404);
+  const std::string message = str(direct.json().at("error"), "message");
+  ASSERT_FALSE(message.empty());
+
+  const CtlRun missing = ctl({"keys", "get", unknown});
+  EXPECT_EQ(missing.code, 4) << missing;
+  EXPECT_NE(missing.err.find(message), std::string::npos) << missing;
+  EXPECT_TRUE(missing.out.empty()) << missing;
+  // With --json the daemon's error body is on stdout as well.
+  const CtlRun missing_json = ctl({"--json", "keys", "get", unknown});
+  EXPECT_EQ(missing_json.code, 4) << missing_json;
+  EXPECT_EQ(missing_json.json().at("error").at("status").to_number<int>(), 404) << missing_json;
+  EXPECT_EQ(ctl({"keys", "archive", unknown}).code, 4);
+  EXPECT_EQ(ctl({"keys", "sign", unknown, "--hash", kHash}).code, 4);
+
+  const std::string id = str(create(), "id");
+  const CtlRun bad_hash = ctl({"keys", "sign", id, "--hash", "0x1234"});
+  EXPECT_EQ(bad_hash.code, 7) << bad_hash;
+  EXPECT_FALSE(bad_hash.err.empty());
+  const CtlRun wrong_pair = ctl({"keys", "create", "--scheme", "EdDSA", "--curve", "secp256k1"});
+  EXPECT_EQ(wrong_pair.code, 7) << wrong_pair;
+
+  // Usage errors, caught before any request.
+  EXPECT_EQ(ctl({"keys", "create", "--scheme", "RSA", "--curve", "secp256k1"}).code, 2);
+  EXPECT_EQ(ctl({"keys", "create", "--curve", "secp256k1"}).code, 2);
+  EXPECT_EQ(ctl({"keys", "list", "--limit", "0"}).code, 2);
+  EXPECT_EQ(ctl({"keys"}).code, 2);
+  EXPECT_EQ(ctl({"frobnicate"}).code, 2);
+  const CtlRun on_argv = ctl({"--token", "not-a-real-token", "status"});
+  EXPECT_EQ(on_argv.code, 2) << on_argv;
+  EXPECT_NE(on_argv.err.find("--token-file"), std::string::npos) << on_argv;
+
+  // No daemon behind the socket: 5.
+  const CtlRun gone = ctl_raw({"--socket", (scratch_.path() / "nothing.sock").string(), "status"});
+  EXPECT_EQ(gone.code, 5) << gone;
+  EXPECT_NE(gone.err.find("nothing.sock"), std::string::npos) << gone;
+  EXPECT_EQ(ctl_raw({"--socket", (scratch_.path() / "nothing.sock").string(), "keys", "list"}).code, 5);
+}
+
+TEST_F(SignerctlTest, HelpDocumentsEveryCommandAndTheExitCodes) {
+  const CtlRun help = run_signerctl({"--help"});
+  EXPECT_EQ(help.code, 0) << help;
+  EXPECT_NE(help.out.find("Exit codes"), std::string::npos) << help;
+  EXPECT_NE(help.out.find("7  bad request"), std::string::npos) << help;
+  for (const std::vector<std::string>& cmd : {std::vector<std::string>{"status"},
+                                              {"keys"},
+                                              {"keys", "create"},
+                                              {"keys", "list"},
+                                              {"keys", "get"},
+                                              {"keys", "rename"},
+                                              {"keys", "archive"},
+                                              {"keys", "sign"},
+                                              {"hsm"},
+                                              {"hsm", "check"},
+                                              {"hsm", "init-token"}}) {
+    auto args = cmd;
+    args.push_back("--help");
+    const CtlRun r = run_signerctl(args);
+    EXPECT_EQ(r.code, 0) << r;
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << r;
+  }
+}
+
+TEST_F(SignerctlTest, TcpNeedsTheBearerTokenFromAFile) {
+  start();
+  const auto good = daemon_->dir() / "token";  // the daemon's own token file (0600)
+  const CtlRun ok = ctl_tcp({"--json", "keys", "create", "--scheme", "ECDSA", "--curve", "secp256r1"}, good);
+  ASSERT_EQ(ok.code, 0) << ok;
+  const CtlRun listed = ctl_tcp({"--json", "keys", "list"}, good);
+  ASSERT_EQ(listed.code, 0) << listed;
+  EXPECT_EQ(listed.json().at("items").as_array().size(), 1u);
+  EXPECT_EQ(ctl_tcp({"status"}, good).code, 0);
+
+  const auto wrong = scratch_.path() / "wrong-token";
+  {
+    std::ofstream out(wrong);
+    out << "0123456789abcdef0123456789abcdef\n";
+  }
+  std::filesystem::permissions(wrong, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  const CtlRun refused = ctl_tcp({"keys", "list"}, wrong);
+  EXPECT_EQ(refused.code, 6) << refused;
+  EXPECT_FALSE(refused.err.empty());
+  const CtlRun no_token = ctl_raw({"--url", "http://127.0.0.1:" + std::to_string(daemon_->port()), "keys", "list"});
+  EXPECT_EQ(no_token.code, 6) << no_token;
+  EXPECT_NE(no_token.err.find("--token-file"), std::string::npos) << no_token;
+
+  // A token file other users can read is refused, and --token-file only goes with --url.
+  std::filesystem::permissions(wrong, std::filesystem::perms::others_read, std::filesystem::perm_options::add);
+  EXPECT_EQ(ctl_tcp({"keys", "list"}, wrong).code, 2);
+  EXPECT_EQ(ctl({"--token-file", good.string(), "keys", "list"}).code, 2);
+  EXPECT_EQ(ctl_raw({"--url", "https://127.0.0.1:1", "status"}).code, 2);
+  // Nothing listening on the port: 5.
+  const CtlRun closed = ctl_raw({"--url", "http://127.0.0.1:" + std::to_string(DaemonProcess::free_port()),
+                                 "--token-file", good.string(), "status"});
+  EXPECT_EQ(closed.code, 5) << closed;
+}
+
+TEST_F(SignerctlTest, UnixPeersOutsideTheAllowListGet6) {
+  start({.extra_config = "[auth]\nunix_allowed_uids = [" + std::to_string(::getuid() + 4242) + "]\n"});
+  const CtlRun r = ctl({"keys", "list"});
+  EXPECT_EQ(r.code, 6) << r;
+}
+
+TEST_F(SignerctlTest, HsmCheckFindsTheMechanismsAndFlagsExtractableKeys) {
+  start();
+  create("ECDSA", "secp256k1");
+  create("ECDSA", "secp256r1");
+  create("EdDSA", "ed25519");
+  const auto pin_file = daemon_->token().write_pin_file(daemon_->token().pin());
+
+  auto args = hsm_check_args();
+  args.insert(args.end(), {"--pin-file", pin_file.string()});
+  auto json_args = args;
+  json_args.insert(json_args.begin(), "--json");
+  const CtlRun r = ctl_raw(json_args);
+  ASSERT_EQ(r.code, 0) << r;
+  const auto v = r.json();
+  EXPECT_TRUE(v.at("ok").as_bool()) << r;
+  EXPECT_FALSE(str(v.at("library"), "description").empty()) << r;
+  EXPECT_FALSE(str(v, "cryptokiVersion").empty()) << r;
+  EXPECT_TRUE(v.at("token").at("found").as_bool());
+  EXPECT_EQ(str(v.at("token"), "label"), daemon_->token().label());
+  std::set<std::string> offered;
+  for (const auto& m : v.at("mechanisms").as_array()) {
+    if (m.at("offered").as_bool()) offered.insert(str(m, "name"));
+  }
+  EXPECT_EQ(offered,
+            (std::set<std::string>{"CKM_EC_KEY_PAIR_GEN", "CKM_ECDSA", "CKM_EC_EDWARDS_KEY_PAIR_GEN", "CKM_EDDSA"}))
+      << r;
+  EXPECT_EQ(str(v.at("login"), "outcome"), "ok");
+  EXPECT_EQ(v.at("scan").at("privateKeysScanned").to_number<int>(), 3) << r;
+  EXPECT_TRUE(v.at("findings").as_array().empty()) << r;
+  bool selected = false;
+  for (const auto& s : v.at("slots").as_array()) selected = selected || s.at("selected").as_bool();
+  EXPECT_TRUE(selected) << r;
+
+  const CtlRun text = ctl_raw(args);
+  EXPECT_EQ(text.code, 0) << text;
+  EXPECT_NE(text.out.find("CKM_EC_EDWARDS_KEY_PAIR_GEN"), std::string::npos) << text;
+  EXPECT_NE(text.out.find("login         ok"), std::string::npos) << text;
+  EXPECT_NE(text.out.find("result        ok"), std::string::npos) << text;
+
+  // Without a PIN: no login, no scan, still fine.
+  const CtlRun no_pin = ctl_raw(hsm_check_args());
+  EXPECT_EQ(no_pin.code, 0) << no_pin;
+  EXPECT_NE(no_pin.out.find("not checked"), std::string::npos) << no_pin;
+
+  // A wrong PIN is refused (6); an unknown token is not found (4) and the report names the tokens present.
+  const auto wrong_pin = scratch_.path() / "wrong.pin";
+  {
+    std::ofstream out(wrong_pin);
+    out << "999999\n";
+  }
+  std::filesystem::permissions(wrong_pin, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  auto wrong_args = hsm_check_args();
+  wrong_args.insert(wrong_args.end(), {"--pin-file", wrong_pin.string()});
+  const CtlRun refused = ctl_raw(wrong_args);
+  EXPECT_EQ(refused.code, 6) << refused;
+  EXPECT_NE(refused.err.find("PIN incorrect"), std::string::npos) << refused;
+  const CtlRun unknown = ctl_raw({"hsm", "check", "--module", SoftHsmToken::module_path(), "--token-label", "nope"});
+  EXPECT_EQ(unknown.code, 4) << unknown;
+  EXPECT_NE(unknown.err.find(daemon_->token().label()), std::string::npos) << unknown;
+  EXPECT_EQ(ctl_raw({"hsm", "check", "--module", SoftHsmToken::module_path()}).code, 2);  // no token selector
+  EXPECT_EQ(ctl_raw({"hsm", "check", "--module", "/nonexistent/libp11.so", "--token-label", "x"}).code, 1);
+
+  // An extractable key made behind signerd's back (pkcs11-tool sets CKA_EXTRACTABLE from --extractable; SoftHSM
+  // honours it) is a finding.
+  if (std::system("command -v pkcs11-tool >/dev/null 2>&1") != 0) GTEST_SKIP() << "pkcs11-tool is not installed";
+  const std::string keygen = "pkcs11-tool --module '" + SoftHsmToken::module_path() + "' --token-label '" +
+                             daemon_->token().label() + "' --login --pin '" + daemon_->token().pin() +
+                             "' --keypairgen --key-type EC:secp256k1 --label leaky --id 4c45414b --usage-sign "
+                             "--extractable >/dev/null 2>&1";
+  ASSERT_EQ(std::system(keygen.c_str()), 0) << keygen;
+  const CtlRun finding = ctl_raw(json_args);
+  EXPECT_EQ(finding.code, 1) << finding;
+  const auto f = finding.json();
+  EXPECT_FALSE(f.at("ok").as_bool());
+  EXPECT_EQ(f.at("scan").at("privateKeysScanned").to_number<int>(), 4) << finding;
+  ASSERT_EQ(f.at("findings").as_array().size(), 1u) << finding;
+  const auto& leaky = f.at("findings").at(0);
+  EXPECT_EQ(str(leaky, "label"), "leaky");
+  EXPECT_EQ(str(leaky, "id"), "4c45414b");
+  EXPECT_EQ(str(leaky, "keyType"), "EC");
+  bool extractable = false;
+  for (const auto& p : leaky.at("problems").as_array())
+    extractable = extractable || p.as_string() == "CKA_EXTRACTABLE=true";
+  EXPECT_TRUE(extractable) << finding;
+  const CtlRun finding_text = ctl_raw(args);
+  EXPECT_EQ(finding_text.code, 1);
+  EXPECT_NE(finding_text.out.find("FINDING"), std::string::npos) << finding_text;
+  EXPECT_NE(finding_text.err.find("can leave the token"), std::string::npos) << finding_text;
+}
+
+}  // namespace
+}  // namespace signerd::testing
