@@ -41,8 +41,8 @@ Result<Bytes> base58_decode(std::string_view text) {
   if (text.size() > kBase58MaxDecode) {
     return fail(ErrorCode::kInvalidArgument, "base58: input longer than " + std::to_string(kBase58MaxDecode));
   }
-  const std::size_t ones = static_cast<std::size_t>(
-      std::find_if(text.begin(), text.end(), [](char c) { return c != '1'; }) - text.begin());
+  const std::size_t ones =
+      static_cast<std::size_t>(std::find_if(text.begin(), text.end(), [](char c) { return c != '1'; }) - text.begin());
   // Bytes of the rest, least significant first.
   Bytes bytes;
   for (std::size_t i = ones; i < text.size(); ++i) {

@@ -158,7 +158,8 @@ Result<WitnessProgram> segwit_address_decode(std::string_view hrp, std::string_v
   auto bad = [&](const std::string& why) {
     return fail(ErrorCode::kInvalidArgument, "invalid segwit address '" + std::string(address) + "': " + why);
   };
-  if (decoded->hrp != hrp) return bad("human-readable part is '" + decoded->hrp + "', expected '" + std::string(hrp) + "'");
+  if (decoded->hrp != hrp)
+    return bad("human-readable part is '" + decoded->hrp + "', expected '" + std::string(hrp) + "'");
   if (decoded->data.empty()) return bad("empty data part");
   WitnessProgram out;
   out.version = decoded->data[0];
@@ -168,7 +169,8 @@ Result<WitnessProgram> segwit_address_decode(std::string_view hrp, std::string_v
   if (auto why = program_error(out)) return bad(*why);
   const Bech32Variant expected = out.version == 0 ? Bech32Variant::kBech32 : Bech32Variant::kBech32m;
   if (decoded->variant != expected) {
-    return bad(out.version == 0 ? "version 0 must use Bech32, not Bech32m" : "versions 1..16 must use Bech32m, not Bech32");
+    return bad(out.version == 0 ? "version 0 must use Bech32, not Bech32m"
+                                : "versions 1..16 must use Bech32m, not Bech32");
   }
   return out;
 }

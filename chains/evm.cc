@@ -50,9 +50,9 @@ Result<EvmAddress> parse_evm_address(std::string_view text) {
   if (has_lower && has_upper) {
     const std::string expected = eip55_encode(address);
     if (text != expected) {
-      return fail(ErrorCode::kInvalidArgument,
-                  "EVM address " + std::string(text) + " fails its EIP-55 checksum (the checksummed form is " +
-                      expected + ")");
+      return fail(
+          ErrorCode::kInvalidArgument,
+          "EVM address " + std::string(text) + " fails its EIP-55 checksum (the checksummed form is " + expected + ")");
     }
   }
   return address;
@@ -75,7 +75,10 @@ EvmAddress create2_address(const EvmAddress& deployer, const Hash256& salt, std:
 }
 
 Hash256 eip191_message_hash(std::span<const std::uint8_t> message) {
-  const std::string prefix = "\x19" "Ethereum Signed Message:\n" + std::to_string(message.size());
+  const std::string prefix =
+      "\x19"
+      "Ethereum Signed Message:\n" +
+      std::to_string(message.size());
   Bytes preimage(prefix.begin(), prefix.end());
   preimage.insert(preimage.end(), message.begin(), message.end());
   return keccak256(preimage);

@@ -41,7 +41,8 @@ class Stream {
     while (out.size() < n) {
       std::string block = seed_ + '/' + std::to_string(counter_++);
       const Hash256 h = sha256(as_bytes(block));
-      out.insert(out.end(), h.begin(), h.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(32, n - out.size())));
+      out.insert(out.end(), h.begin(),
+                 h.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(32, n - out.size())));
     }
     return out;
   }

@@ -8,3 +8,10 @@ set_tests_properties(interop.keys PROPERTIES LABELS interop TIMEOUT 120)
 add_test(NAME interop.verify_selftest
   COMMAND node --test ${CMAKE_CURRENT_SOURCE_DIR}/interop/verify.selftest.mjs)
 set_tests_properties(interop.verify_selftest PROPERTIES LABELS interop TIMEOUT 60)
+
+# chains/ derivations (addresses, keccak, RLP, EIP-191, CREATE/CREATE2, Base58) against ethers, bitcoinjs-lib, bs58,
+# bs58check, bech32 and @stellar/stellar-base, via the chains_vectors tool; needs no daemon.
+add_test(NAME interop.addresses
+  COMMAND ${CMAKE_COMMAND} -E env SIGNERD_CHAINS_VECTORS=$<TARGET_FILE:chains_vectors>
+          node --test ${CMAKE_CURRENT_SOURCE_DIR}/interop/addresses.test.mjs)
+set_tests_properties(interop.addresses PROPERTIES LABELS interop TIMEOUT 120)

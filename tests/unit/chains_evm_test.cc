@@ -34,7 +34,8 @@ std::string lower(std::string_view s) {
 
 std::string upper_digits(std::string_view s) {  // "0x" kept lower case
   std::string out(s);
-  for (std::size_t i = 2; i < out.size(); ++i) out[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[i])));
+  for (std::size_t i = 2; i < out.size(); ++i)
+    out[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[i])));
   return out;
 }
 
@@ -77,7 +78,8 @@ TEST(Eip55, RefusesABadChecksumAndSaysTheRightForm) {
     std::string t(v);
     const std::size_t i = t.find_first_of("abcdefABCDEF", 2);
     t[i] = static_cast<char>(std::islower(static_cast<unsigned char>(t[i])) ? std::toupper(t[i]) : std::tolower(t[i]));
-    const bool mixed = t.find_first_of("abcdef", 2) != std::string::npos && t.find_first_of("ABCDEF", 2) != std::string::npos;
+    const bool mixed =
+        t.find_first_of("abcdef", 2) != std::string::npos && t.find_first_of("ABCDEF", 2) != std::string::npos;
     if (mixed) {
       EXPECT_FALSE(parse_evm_address(t).has_value()) << t;
     }
@@ -122,8 +124,8 @@ TEST(EvmAddress, RefusesKeysThatAreNotSec1PointsOnTheCurve) {
   const std::string bad_prefix = "05" + std::string(kGCompressed.substr(2));
   const std::string x_zero = "02" + std::string(64, '0');  // y^2 = 7 has no root mod p
   const std::string x_too_big = "02fffffffffffffffffffffffffffffffffffffffffffffffffffffffefffffc30";  // x >= p
-  for (const std::string& k : {std::string(""), std::string(kGCompressed.substr(0, 64)), hybrid, bad_prefix, x_zero, x_too_big,
-                               std::string(kG.substr(0, 128)) + "00"}) {
+  for (const std::string& k : {std::string(""), std::string(kGCompressed.substr(0, 64)), hybrid, bad_prefix, x_zero,
+                               x_too_big, std::string(kG.substr(0, 128)) + "00"}) {
     auto a = evm_address(hex(k));
     ASSERT_FALSE(a.has_value()) << k;
     EXPECT_EQ(a.error().code, ErrorCode::kInvalidArgument);
