@@ -200,9 +200,12 @@ Result<core::SignatureRequest> decode_signature_request(std::string_view body) {
   } else if (*kind == "Message") {
     req.kind = core::SignatureKind::kMessage;
     payload_field = "message";
+  } else if (*kind == "Eip191") {
+    req.kind = core::SignatureKind::kEip191;
+    payload_field = "message";
   } else {
     return fail(ErrorCode::kInvalidArgument,
-                "signature kind '" + *kind + "' is not supported; supported kinds: Hash, Message");
+                "signature kind '" + *kind + "' is not supported; supported kinds: Hash, Message, Eip191");
   }
   if (auto r = f.only({"kind", payload_field, "network", "blockchainKind", "externalId"}); !r) {
     return std::unexpected(r.error());
@@ -221,6 +224,7 @@ Result<core::SignatureRequest> decode_signature_request(std::string_view body) {
   auto external_id = bounded(f.optional_string("externalId"), "externalId", kMaxExternalIdBytes);
   if (!external_id) return std::unexpected(external_id.error());
   req.network = *network;
+  req.blockchain_kind = *blockchain_kind;
   req.external_id = *external_id;
 
   // Canonical form: fixed field order, payload as lowercase 0x-hex. It is echoed as requestBody and hashed to tell

@@ -180,6 +180,11 @@ Result<std::string> address_for(std::string_view network, const EcdsaOrEd25519& 
   return fail(ErrorCode::kInternal, "unreachable: unknown derivation");
 }
 
+bool is_evm_network(std::string_view network) {
+  return std::any_of(kNetworks.begin(), kNetworks.end(),
+                     [&](const Network& n) { return n.name == network && n.derivation == Derivation::kEvm; });
+}
+
 std::vector<std::string_view> supported_networks() {
   std::vector<std::string_view> out;
   out.reserve(kNetworks.size());

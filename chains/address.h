@@ -35,6 +35,9 @@ struct EcdsaOrEd25519 {
 // secp256k1 point not on the curve).
 Result<std::string> address_for(std::string_view network, const EcdsaOrEd25519& public_key);
 
+// True for the EVM networks address_for supports (they sign EIP-191 messages and EVM transactions).
+bool is_evm_network(std::string_view network);
+
 // The networks address_for accepts, in a fixed order.
 std::vector<std::string_view> supported_networks();
 

@@ -6,7 +6,9 @@
 #include <future>
 #include <memory>
 
+#include "chains/address.h"
 #include "chains/ecdsa.h"
+#include "chains/evm.h"
 #include "common/ids.h"
 #include "common/metrics.h"
 #include "common/time_format.h"
@@ -191,18 +193,34 @@ Result<KeyService::Prepared> KeyService::sign_in_hsm(const Principal& who, std::
   }
 
   const bool ecdsa = is_ecdsa(*key);
+  // Bound to EVM conventions: EIP-191 for messages, 0x r||s||v as the encoded signature.
+  const bool evm = (request.network && chains::is_evm_network(*request.network)) ||
+                   (request.blockchain_kind && *request.blockchain_kind == "Evm");
+  const bool eip191 = request.kind == SignatureKind::kEip191 || (request.kind == SignatureKind::kMessage && ecdsa);
   if (request.kind == SignatureKind::kHash && request.payload.size() != 32) {
     return fail(ErrorCode::kInvalidArgument, "hash must be 32 bytes (64 hex digits)");
   }
-  if (request.kind == SignatureKind::kMessage) {
-    if (ecdsa) {
-      return fail(ErrorCode::kInvalidArgument,
-                  "kind Message is supported for EdDSA keys only; sign a 32-byte digest with kind Hash");
-    }
-    if (request.payload.empty() || request.payload.size() > kMaxMessageBytes) {
-      return fail(ErrorCode::kInvalidArgument, "message must be 1 to 65536 bytes");
-    }
+  if (request.kind == SignatureKind::kMessage && ecdsa && !evm) {
+    return fail(ErrorCode::kInvalidArgument,
+                "kind Message with an ECDSA key needs an EVM network (network or blockchainKind \"Evm\"), where it "
+                "is an EIP-191 message; otherwise sign a 32-byte digest with kind Hash");
   }
+  if (eip191 && key->curve != "secp256k1") {
+    return fail(ErrorCode::kInvalidArgument, "EIP-191 messages are signed with secp256k1 keys, not " + key->curve);
+  }
+  if (request.kind == SignatureKind::kMessage && !ecdsa && request.payload.empty()) {
+    return fail(ErrorCode::kInvalidArgument, "message must be 1 to 65536 bytes");
+  }
+  if (request.kind != SignatureKind::kHash && request.payload.size() > kMaxMessageBytes) {
+    return fail(ErrorCode::kInvalidArgument, "message must be at most 65536 bytes");
+  }
+  Bytes eip191_digest;
+  if (eip191) {
+    const auto h = chains::eip191_message_hash(request.payload);
+    eip191_digest.assign(h.begin(), h.end());
+  }
+  const std::span<const std::uint8_t> to_sign = eip191 ? std::span<const std::uint8_t>(eip191_digest)
+                                                       : std::span<const std::uint8_t>(request.payload);
 
   store::SignatureRecord sig;
   sig.id = make_entity_id("sig");
@@ -216,19 +234,26 @@ Result<KeyService::Prepared> KeyService::sign_in_hsm(const Principal& who, std::
   sig.date_requested_ms = now_ms();
 
   const auto curve = hsm_curve_of(*key);
-  auto raw = hsm_.sign(key->id, curve, request.payload);
+  auto raw = hsm_.sign(key->id, curve, to_sign);
   if (!raw) return std::unexpected(raw.error());
   if (ecdsa) {
     auto public_key = from_hex(key->public_key);
     if (!public_key) return fail(ErrorCode::kInternal, "stored public key of " + key->id + " is not hex");
     auto finished = chains::finalize_ecdsa(
-        curve == hsm::Curve::kSecp256k1 ? chains::EcCurve::kSecp256k1 : chains::EcCurve::kP256, request.payload,
-        *raw, *public_key);
+        curve == hsm::Curve::kSecp256k1 ? chains::EcCurve::kSecp256k1 : chains::EcCurve::kP256, to_sign, *raw,
+        *public_key);
     if (!finished) return std::unexpected(finished.error());
     sig.r = to_hex_0x(finished->r);
     sig.s = to_hex_0x(finished->s);
     sig.recid = finished->recid;
-    sig.encoded = to_hex_0x(chains::der_encode(*finished));
+    if (evm || eip191) {
+      Bytes rsv(finished->r.begin(), finished->r.end());
+      rsv.insert(rsv.end(), finished->s.begin(), finished->s.end());
+      rsv.push_back(static_cast<std::uint8_t>(27 + finished->recid));
+      sig.encoded = to_hex_0x(rsv);
+    } else {
+      sig.encoded = to_hex_0x(chains::der_encode(*finished));
+    }
   } else {
     if (raw->size() != 64) return fail(ErrorCode::kInternal, "the HSM returned an ed25519 signature of wrong size");
     const std::span<const std::uint8_t> bytes(*raw);

@@ -38,12 +38,15 @@ struct CreateKeyRequest {
   std::optional<std::string> name;
 };
 
-enum class SignatureKind { kHash, kMessage };
+// Hash: a 32-byte digest signed as is (ECDSA) or as the message (EdDSA). Message: bytes (EdDSA), or an EIP-191
+// personal message when an ECDSA key signs for an EVM network. Eip191: an EIP-191 personal message (secp256k1).
+enum class SignatureKind { kHash, kMessage, kEip191 };
 
 struct SignatureRequest {
   SignatureKind kind = SignatureKind::kHash;
   Bytes payload;                        // the hash (Hash) or the message bytes (Message)
   std::optional<std::string> network;
+  std::optional<std::string> blockchain_kind;  // "Evm" binds the request to EVM conventions like an EVM network
   std::optional<std::string> external_id;
   std::string canonical_body;           // the request as canonical JSON: echoed as requestBody, hashed for externalId
 };

@@ -265,7 +265,12 @@ INSTANTIATE_TEST_SUITE_P(
                    "'hash' must be hex"},
         BadRequest{"HashNotString", "POST", kSig, R"({"kind":"Hash","hash":42})", 400, "'hash' must be a string"},
         BadRequest{"UnknownKind", "POST", kSig, R"({"kind":"Psbt","psbt":"0x00"})", 400, "kind 'Psbt'"},
-        BadRequest{"MessageOnEcdsa", "POST", kSig, R"({"kind":"Message","message":"0x00"})", 400, "EdDSA keys only"},
+        BadRequest{"Eip712NotYet", "POST", kSig, R"({"kind":"Eip712","types":{},"domain":{},"message":{}})", 400,
+                   "kind 'Eip712' is not supported"},
+        BadRequest{"MessageOnEcdsa", "POST", kSig, R"({"kind":"Message","message":"0x00"})", 400,
+                   "needs an EVM network"},
+        BadRequest{"MessageOnEcdsaForBitcoin", "POST", kSig,
+                   R"({"kind":"Message","message":"0x00","network":"Bitcoin"})", 400, "needs an EVM network"},
         BadRequest{"SignatureUnknownField", "POST", kSig, R"({"kind":"Hash","hash":")" + kHash + R"(","x":1})", 400,
                    "unknown field 'x'"},
         BadRequest{"UnknownKey", "GET", "/keys/key-aaaaa-aaaaa-aaaaaaaaaaaaaaaa", "", 404, "not found"},
@@ -276,6 +281,18 @@ INSTANTIATE_TEST_SUITE_P(
         BadRequest{"UnknownRoute", "GET", "/nope", "", 404, "no route"},
         BadRequest{"WrongMethod", "PATCH", "/keys/{key}", "{}", 400, "not allowed"}),
     [](const auto& info) { return info.param.name; });
+
+TEST_F(DaemonTest, MessagesOverTheLimitAreRefusedWhenTheBodyFits) {
+  start({.extra_config = "[limits]\nmax_body_bytes = 262144\n"});
+  auto c = daemon_->unix_client();
+  const auto key = create_key(c);
+  const std::string body = R"({"kind":"Eip191","message":"0x)" + std::string(2 * 65537, 'a') + "\"}";
+  auto r = c.request("POST", "/keys/" + key + "/signatures", body);
+  expect_error_body(r, 400);
+  EXPECT_NE(error_message(r).find("at most 65536 bytes"), std::string::npos) << r.body;
+  const std::string fits = R"({"kind":"Eip191","message":"0x)" + std::string(2 * 65536, 'a') + "\"}";
+  EXPECT_EQ(c.request("POST", "/keys/" + key + "/signatures", fits).status, 200);
+}
 
 TEST_F(DaemonTest, ExternalIdMakesSigningIdempotent) {
   start();

@@ -3,6 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { ethers } from 'ethers';
 import { closeClients, daemonEnv, request } from './lib/client.mjs';
 import {
   assertEd25519Signature,
@@ -173,5 +174,51 @@ describe('ed25519 EdDSA', () => {
   test('GET /keys/{id}/signatures/{sigId} returns the signature the POST returned', async () => {
     const sr = await sign(key, { kind: 'Message', message: randomHex(40) });
     await assertGetReturnsSame(key, sr, 'unix');
+  });
+});
+
+// EIP-191 personal messages: ethers hashes the message itself and recovers the signer from `encoded` (r||s||v), so
+// a wrong prefix, hash, recovery id or encoding all show up as a different address.
+describe('EIP-191 messages (secp256k1)', () => {
+  let key;
+  let address;
+  before(async () => {
+    key = await createKey({ scheme: 'ECDSA', curve: 'secp256k1' });
+    address = ethers.computeAddress('0x' + key.publicKey);
+  });
+
+  for (const [name, body] of [
+    ['kind Eip191', (m) => ({ kind: 'Eip191', message: m })],
+    ['kind Message with an EVM network', (m) => ({ kind: 'Message', message: m, network: 'Ethereum' })],
+    ['kind Message with blockchainKind Evm', (m) => ({ kind: 'Message', message: m, blockchainKind: 'Evm' })],
+  ]) {
+    test(`${name}: ethers.verifyMessage recovers the key's address`, async () => {
+      for (const size of [0, 1, 32, 1000]) {
+        const message = size === 0 ? '0x' : randomHex(size);
+        const sr = await sign(key, body(message));
+        const { encoded, r, s, recid } = sr.signature;
+        assert.match(encoded, /^0x[0-9a-f]{130}$/, 'encoded is 0x r||s||v, 65 bytes');
+        assert.equal(encoded, r + s.slice(2) + (27 + recid).toString(16), 'encoded = r||s||(27+recid)');
+        assert.equal(ethers.verifyMessage(ethers.getBytes(message), encoded), address);
+        // Not vacuous: a different message recovers another address.
+        assert.notEqual(ethers.verifyMessage(ethers.getBytes(randomHex(8)), encoded), address);
+      }
+    });
+  }
+
+  test('a Hash signed for an EVM network is encoded r||s||v and recovers with ecrecover', async () => {
+    const hash = randomHex(32);
+    const sr = await sign(key, { kind: 'Hash', hash, network: 'Ethereum' });
+    assert.match(sr.signature.encoded, /^0x[0-9a-f]{130}$/);
+    assert.equal(ethers.recoverAddress(hash, sr.signature.encoded), address);
+  });
+
+  test('EIP-191 is refused for ed25519 and P-256 keys', async () => {
+    for (const spec of [{ scheme: 'EdDSA', curve: 'ed25519' }, { scheme: 'ECDSA', curve: 'secp256r1' }]) {
+      const other = await createKey(spec);
+      const res = await request('POST', `/keys/${other.id}/signatures`, { kind: 'Eip191', message: '0x01' }, { via: 'unix' });
+      assert.equal(res.status, 400, res.text);
+      assert.match(res.body.error.message, /secp256k1/);
+    }
   });
 });
