@@ -1,9 +1,11 @@
 #include "chains/evm_tx.h"
 
 #include <algorithm>
+#include <bit>
 #include <boost/json/array.hpp>
 #include <boost/json/string.hpp>
 #include <cmath>
+#include <cstdio>
 #include <utility>
 
 #include "chains/rlp.h"
@@ -186,8 +188,8 @@ namespace json = boost::json;
 
 // secp256k1's group order n, and n / 2 (EIP-2's bound on s).
 Uint256 curve_order() {
-  static const Uint256 n = *Uint256::from_big_endian(
-      *from_hex("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"));
+  static const Uint256 n =
+      *Uint256::from_big_endian(*from_hex("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"));
   return n;
 }
 Uint256 half_curve_order() {
@@ -229,29 +231,23 @@ RlpItem rlp_access_list(const std::vector<EvmAccessListEntry>& list) {
   return RlpItem::list(std::move(entries));
 }
 
-// The fields every form shares, in the order of `tx.type`, without signature fields.
+// The fields of `tx.type`'s unsigned form, before any EIP-155 or signature fields.
 std::vector<RlpItem> payload_fields(const EvmTransaction& tx) {
-  const RlpItem to = tx.to ? RlpItem::bytes(std::span(*tx.to)) : RlpItem::bytes(Bytes{});
-  switch (tx.type) {
-    case EvmTxType::kLegacy:
-      return {RlpItem::uint(tx.nonce), rlp_uint(tx.gas_price), rlp_uint(tx.gas_limit), to, rlp_uint(tx.value),
-              RlpItem::bytes(tx.data)};
-    case EvmTxType::kAccessList:
-      return {rlp_uint(tx.chain_id),  RlpItem::uint(tx.nonce),  rlp_uint(tx.gas_price),
-              rlp_uint(tx.gas_limit), to,                       rlp_uint(tx.value),
-              RlpItem::bytes(tx.data), rlp_access_list(tx.access_list)};
-    case EvmTxType::kDynamicFee:
-      return {rlp_uint(tx.chain_id),
-              RlpItem::uint(tx.nonce),
-              rlp_uint(tx.max_priority_fee_per_gas),
-              rlp_uint(tx.max_fee_per_gas),
-              rlp_uint(tx.gas_limit),
-              to,
-              rlp_uint(tx.value),
-              RlpItem::bytes(tx.data),
-              rlp_access_list(tx.access_list)};
+  std::vector<RlpItem> f;
+  if (tx.type != EvmTxType::kLegacy) f.push_back(rlp_uint(tx.chain_id));
+  f.push_back(RlpItem::uint(tx.nonce));
+  if (tx.type == EvmTxType::kDynamicFee) {
+    f.push_back(rlp_uint(tx.max_priority_fee_per_gas));
+    f.push_back(rlp_uint(tx.max_fee_per_gas));
+  } else {
+    f.push_back(rlp_uint(tx.gas_price));
   }
-  return {};
+  f.push_back(rlp_uint(tx.gas_limit));
+  f.push_back(tx.to ? RlpItem::bytes(std::span(*tx.to)) : RlpItem::bytes(Bytes{}));
+  f.push_back(rlp_uint(tx.value));
+  f.push_back(RlpItem::bytes(tx.data));
+  if (tx.type != EvmTxType::kLegacy) f.push_back(rlp_access_list(tx.access_list));
+  return f;
 }
 
 Bytes envelope(EvmTxType type, std::vector<RlpItem> fields) {
@@ -294,7 +290,8 @@ class FieldReader {
     auto b = bytes(i, "to");
     if (!b) return std::unexpected(std::move(b.error()));
     if ((*b)->empty()) return std::optional<EvmAddress>{};
-    if ((*b)->size() != 20) return invalid(prefix("to") + "must be empty or 20 bytes, not " + std::to_string((*b)->size()));
+    if ((*b)->size() != 20)
+      return invalid(prefix("to") + "must be empty or 20 bytes, not " + std::to_string((*b)->size()));
     EvmAddress a{};
     std::copy((*b)->begin(), (*b)->end(), a.begin());
     return std::optional<EvmAddress>{a};
@@ -314,7 +311,8 @@ class FieldReader {
       EvmAccessListEntry entry;
       std::copy(pair[0].as_bytes().begin(), pair[0].as_bytes().end(), entry.address.begin());
       for (const RlpItem& key : pair[1].as_list()) {
-        if (key.is_list() || key.as_bytes().size() != 32) return invalid(where + "has a storage key that is not 32 bytes");
+        if (key.is_list() || key.as_bytes().size() != 32)
+          return invalid(where + "has a storage key that is not 32 bytes");
         Hash256 k{};
         std::copy(key.as_bytes().begin(), key.as_bytes().end(), k.begin());
         entry.storage_keys.push_back(k);
@@ -330,11 +328,11 @@ class FieldReader {
   const char* kind_;
 };
 
-#define SIGNERD_TRY_ASSIGN(lhs, expr)                                     \
-  do {                                                                    \
-    auto _signerd_r = (expr);                                             \
+#define SIGNERD_TRY_ASSIGN(lhs, expr)                                       \
+  do {                                                                      \
+    auto _signerd_r = (expr);                                               \
     if (!_signerd_r) return std::unexpected(std::move(_signerd_r.error())); \
-    lhs = std::move(*_signerd_r);                                         \
+    lhs = std::move(*_signerd_r);                                           \
   } while (0)
 
 // Reads the fields of the typed transaction `type` (unsigned length `base`) and, when signed, [yParity, r, s].
@@ -345,7 +343,8 @@ Result<EvmTransaction> decode_typed(EvmTxType type, const std::vector<RlpItem>& 
     return invalid(std::string(kind) + " transaction: " + std::to_string(f.size()) + " fields, expected " +
                    std::to_string(base) + " (unsigned) or " + std::to_string(base + 3) + " (signed)");
   }
-  if (want_signed && f.size() == base) return invalid(std::string(kind) + " transaction is unsigned, expected a signed one");
+  if (want_signed && f.size() == base)
+    return invalid(std::string(kind) + " transaction is unsigned, expected a signed one");
   if (!want_signed && f.size() != base) {
     return invalid(std::string(kind) + " transaction already carries a signature, expected an unsigned one");
   }
@@ -420,7 +419,8 @@ Result<EvmTransaction> decode_legacy(const std::vector<RlpItem>& f, bool want_si
     tx.chain_id = v;
     return tx;
   }
-  if (!has_signature) return invalid("legacy transaction is an unsigned EIP-155 one (r = s = 0), expected a signed one");
+  if (!has_signature)
+    return invalid("legacy transaction is an unsigned EIP-155 one (r = s = 0), expected a signed one");
 
   EvmTxSignature sig;
   if (v == Uint256::from_u64(27) || v == Uint256::from_u64(28)) {
@@ -448,8 +448,9 @@ Result<EvmTransaction> decode(std::span<const std::uint8_t> raw, bool want_signe
     type = static_cast<EvmTxType>(first);
     raw = raw.subspan(1);
   } else if (first >= 0x80 && first < 0xc0) {
-    return invalid("transaction: an RLP byte string, not a transaction (a typed transaction wrapped for a block "
-                   "body? remove the wrapping)");
+    return invalid(
+        "transaction: an RLP byte string, not a transaction (a typed transaction wrapped for a block "
+        "body? remove the wrapping)");
   } else if (first < 0xc0) {
     char hex[8];
     std::snprintf(hex, sizeof hex, "0x%02x", first);
@@ -540,9 +541,9 @@ Result<EvmTransaction> decode_unsigned_transaction(std::span<const std::uint8_t>
 Result<EvmTransaction> decode_signed_transaction(std::span<const std::uint8_t> raw) { return decode(raw, true); }
 
 Result<EvmTransaction> unsigned_transaction_from_json(const json::object& in) {
-  static constexpr std::string_view kKnown[] = {"type",  "chainId", "nonce",          "gasPrice",
-                                                "maxFeePerGas",    "maxPriorityFeePerGas", "gasLimit",
-                                                "to",    "value",   "data",           "accessList"};
+  static constexpr std::string_view kKnown[] = {
+      "type",     "chainId", "nonce", "gasPrice", "maxFeePerGas", "maxPriorityFeePerGas",
+      "gasLimit", "to",      "value", "data",     "accessList"};
   static constexpr std::string_view kSignedOnly[] = {"signature", "r", "s", "v", "yParity", "hash", "from"};
   auto present = [&](std::string_view key) -> const json::value* {
     const json::value* v = in.if_contains(key);
@@ -581,9 +582,9 @@ Result<EvmTransaction> unsigned_transaction_from_json(const json::object& in) {
     if (present(key)) return invalid("transaction." + std::string(key) + ": not a field of a " + kind + " transaction");
     return {};
   };
-#define SIGNERD_TRY(expr)                                               \
-  do {                                                                  \
-    auto _signerd_r = (expr);                                           \
+#define SIGNERD_TRY(expr)                                                   \
+  do {                                                                      \
+    auto _signerd_r = (expr);                                               \
     if (!_signerd_r) return std::unexpected(std::move(_signerd_r.error())); \
   } while (0)
 
@@ -613,7 +614,8 @@ Result<EvmTransaction> unsigned_transaction_from_json(const json::object& in) {
   if (!nonce.to_u64()) return invalid("transaction.nonce: does not fit 64 bits");
   tx.nonce = *nonce.to_u64();
   SIGNERD_TRY(quantity("gasLimit", tx.gas_limit));
-  if (const json::value* v = present("value")) SIGNERD_TRY_ASSIGN(tx.value, parse_evm_quantity(*v, "transaction.value"));
+  if (const json::value* v = present("value"))
+    SIGNERD_TRY_ASSIGN(tx.value, parse_evm_quantity(*v, "transaction.value"));
   if (const json::value* to = present("to")) {
     EvmAddress a{};
     SIGNERD_TRY_ASSIGN(a, json_address(*to, "transaction.to"));
@@ -709,5 +711,7 @@ Result<Bytes> serialize_signed(const EvmTransaction& signed_tx) {
 }
 
 Hash256 tx_hash(std::span<const std::uint8_t> signed_serialization) { return keccak256(signed_serialization); }
+
+#undef SIGNERD_TRY_ASSIGN
 
 }  // namespace signerd::chains

@@ -42,7 +42,7 @@ class Uint256 {
   static std::optional<Uint256> from_big_endian(std::span<const std::uint8_t> bytes);
 
   std::array<std::uint8_t, 32> to_bytes32() const;  // big-endian, zero-padded
-  Bytes to_minimal_bytes() const;                    // big-endian without leading zeros; empty for 0
+  Bytes to_minimal_bytes() const;                   // big-endian without leading zeros; empty for 0
   std::string to_decimal() const;
   bool is_zero() const { return bit_length() == 0; }
   unsigned bit_length() const;  // 0 for 0

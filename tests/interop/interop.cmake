@@ -15,3 +15,9 @@ add_test(NAME interop.addresses
   COMMAND ${CMAKE_COMMAND} -E env SIGNERD_CHAINS_VECTORS=$<TARGET_FILE:chains_vectors>
           node --test ${CMAKE_CURRENT_SOURCE_DIR}/interop/addresses.test.mjs)
 set_tests_properties(interop.addresses PROPERTIES LABELS interop TIMEOUT 120)
+
+# chains/ EIP-712 typed-data digests and EVM transactions against ethers, via the evm_vectors tool; needs no daemon.
+add_test(NAME interop.evm
+  COMMAND ${CMAKE_COMMAND} -E env SIGNERD_EVM_VECTORS=$<TARGET_FILE:evm_vectors>
+          node --test ${CMAKE_CURRENT_SOURCE_DIR}/interop/evm.test.mjs)
+set_tests_properties(interop.evm PROPERTIES LABELS interop TIMEOUT 120)
