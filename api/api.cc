@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "api/request_body.h"
+#include "chains/eip712.h"
+#include "chains/evm_tx.h"
 #include "common/metrics.h"
 #include "common/time_format.h"
 
@@ -69,6 +71,8 @@ json::object signature_json(const store::SignatureRecord& s) {
     o["signature"] = std::move(sig);
   }
   if (s.reason) o["reason"] = *s.reason;
+  if (s.signed_data) o["signedData"] = *s.signed_data;
+  if (s.tx_hash) o["txHash"] = *s.tx_hash;
   if (s.network) o["network"] = *s.network;
   if (s.external_id) o["externalId"] = *s.external_id;
   if (s.date_signed_ms) o["dateSigned"] = iso(*s.date_signed_ms);
@@ -186,6 +190,74 @@ Result<json::value> archive_key(core::KeyService& keys, std::string_view key_id,
   return key_json(*key);
 }
 
+// The fields every signature request may carry besides its payload: network, blockchainKind, externalId. They are
+// copied into `req` and into the canonical form.
+Result<void> decode_common_fields(const BodyFields& f, core::SignatureRequest& req, json::object& canonical) {
+  auto network = bounded(f.optional_string("network"), "network", kMaxNetworkBytes);
+  if (!network) return std::unexpected(network.error());
+  auto blockchain_kind = bounded(f.optional_string("blockchainKind"), "blockchainKind", kMaxNetworkBytes);
+  if (!blockchain_kind) return std::unexpected(blockchain_kind.error());
+  auto external_id = bounded(f.optional_string("externalId"), "externalId", kMaxExternalIdBytes);
+  if (!external_id) return std::unexpected(external_id.error());
+  req.network = *network;
+  req.blockchain_kind = *blockchain_kind;
+  req.external_id = *external_id;
+  if (req.network) canonical["network"] = *req.network;
+  if (req.blockchain_kind) canonical["blockchainKind"] = *req.blockchain_kind;
+  if (req.external_id) canonical["externalId"] = *req.external_id;
+  return {};
+}
+
+// Eip712 {types, domain, message} and Transaction {transaction: unsigned hex | object}: both become a secp256k1
+// signature over a digest computed here (EIP-712) or in core (the transaction's signing hash).
+Result<core::SignatureRequest> decode_evm_request(const json::object& obj, const std::string& kind) {
+  BodyFields f(obj);
+  core::SignatureRequest req;
+  json::object canonical{{"kind", kind}};
+  if (kind == "Eip712") {
+    if (auto r = f.only({"kind", "types", "domain", "message", "network", "blockchainKind", "externalId"}); !r) {
+      return std::unexpected(r.error());
+    }
+    for (const char* field : {"types", "domain", "message"}) {
+      const auto* v = obj.if_contains(field);
+      if (!v) return fail(ErrorCode::kInvalidArgument, std::string("field '") + field + "' is required");
+      if (!v->is_object()) return fail(ErrorCode::kInvalidArgument, std::string("field '") + field + "' must be an object");
+    }
+    auto digest = chains::eip712_hash(obj.at("types").as_object(), obj.at("domain").as_object(), obj.at("message"));
+    if (!digest) return std::unexpected(Error{ErrorCode::kInvalidArgument, "Eip712: " + digest.error().message, {}});
+    req.kind = core::SignatureKind::kEip712;
+    req.payload.assign(digest->begin(), digest->end());
+    canonical["types"] = obj.at("types");
+    canonical["domain"] = obj.at("domain");
+    canonical["message"] = obj.at("message");
+  } else {
+    if (auto r = f.only({"kind", "transaction", "network", "blockchainKind", "externalId"}); !r) {
+      return std::unexpected(r.error());
+    }
+    const auto* v = obj.if_contains("transaction");
+    if (!v) return fail(ErrorCode::kInvalidArgument, "field 'transaction' is required");
+    Result<chains::EvmTransaction> tx = fail(ErrorCode::kInvalidArgument, "");
+    if (v->is_string()) {
+      auto raw = from_hex(v->as_string());
+      if (!raw || raw->empty()) return fail(ErrorCode::kInvalidArgument, "field 'transaction' must be hex");
+      tx = chains::decode_unsigned_transaction(*raw);
+    } else if (v->is_object()) {
+      tx = chains::unsigned_transaction_from_json(v->as_object());
+    } else {
+      return fail(ErrorCode::kInvalidArgument,
+                  "field 'transaction' must be an unsigned serialized transaction (hex) or a transaction object");
+    }
+    if (!tx) return std::unexpected(Error{ErrorCode::kInvalidArgument, "transaction: " + tx.error().message, {}});
+    req.kind = core::SignatureKind::kTransaction;
+    // Canonical: the unsigned serialisation, so hex and object forms of one transaction compare equal.
+    canonical["transaction"] = to_hex_0x(chains::serialize_unsigned(*tx));
+    req.transaction = std::move(*tx);
+  }
+  if (auto r = decode_common_fields(f, req, canonical); !r) return std::unexpected(r.error());
+  req.canonical_body = json::serialize(canonical);
+  return req;
+}
+
 Result<core::SignatureRequest> decode_signature_request(std::string_view body) {
   auto obj = parse_object(body);
   if (!obj) return std::unexpected(obj.error());
@@ -203,9 +275,12 @@ Result<core::SignatureRequest> decode_signature_request(std::string_view body) {
   } else if (*kind == "Eip191") {
     req.kind = core::SignatureKind::kEip191;
     payload_field = "message";
+  } else if (*kind == "Eip712" || *kind == "Transaction") {
+    return decode_evm_request(*obj, *kind);
   } else {
-    return fail(ErrorCode::kInvalidArgument,
-                "signature kind '" + *kind + "' is not supported; supported kinds: Hash, Message, Eip191");
+    return fail(ErrorCode::kInvalidArgument, "signature kind '" + *kind +
+                                                 "' is not supported; supported kinds: Hash, Message, Eip191, "
+                                                 "Eip712, Transaction");
   }
   if (auto r = f.only({"kind", payload_field, "network", "blockchainKind", "externalId"}); !r) {
     return std::unexpected(r.error());
@@ -217,22 +292,10 @@ Result<core::SignatureRequest> decode_signature_request(std::string_view body) {
     return fail(ErrorCode::kInvalidArgument, "field '" + std::string(payload_field) + "' must be hex");
   }
   req.payload = std::move(*payload);
-  auto network = bounded(f.optional_string("network"), "network", kMaxNetworkBytes);
-  if (!network) return std::unexpected(network.error());
-  auto blockchain_kind = bounded(f.optional_string("blockchainKind"), "blockchainKind", kMaxNetworkBytes);
-  if (!blockchain_kind) return std::unexpected(blockchain_kind.error());
-  auto external_id = bounded(f.optional_string("externalId"), "externalId", kMaxExternalIdBytes);
-  if (!external_id) return std::unexpected(external_id.error());
-  req.network = *network;
-  req.blockchain_kind = *blockchain_kind;
-  req.external_id = *external_id;
-
   // Canonical form: fixed field order, payload as lowercase 0x-hex. It is echoed as requestBody and hashed to tell
   // an externalId retry from a conflicting request.
   json::object canonical{{"kind", *kind}, {payload_field, to_hex_0x(req.payload)}};
-  if (req.network) canonical["network"] = *req.network;
-  if (*blockchain_kind) canonical["blockchainKind"] = **blockchain_kind;
-  if (req.external_id) canonical["externalId"] = *req.external_id;
+  if (auto r = decode_common_fields(f, req, canonical); !r) return std::unexpected(r.error());
   req.canonical_body = json::serialize(canonical);
   return req;
 }

@@ -180,6 +180,25 @@ Result<std::string> address_for(std::string_view network, const EcdsaOrEd25519& 
   return fail(ErrorCode::kInternal, "unreachable: unknown derivation");
 }
 
+std::optional<std::uint64_t> evm_chain_id(std::string_view network) {
+  // Chain ids from chainlist.org / each network's documentation; only networks listed in kNetworks.
+  static constexpr std::pair<std::string_view, std::uint64_t> kChainIds[] = {
+      {"Ethereum", 1},           {"EthereumSepolia", 11155111}, {"EthereumHolesky", 17000},
+      {"EthereumHoodi", 560048}, {"EthereumGoerli", 5},         {"EthereumClassic", 61},
+      {"EthereumClassicMordor", 63}, {"ArbitrumOne", 42161},    {"ArbitrumSepolia", 421614},
+      {"AvalancheC", 43114},     {"AvalancheCFuji", 43113},     {"Base", 8453},
+      {"BaseSepolia", 84532},    {"Bsc", 56},                   {"BscTestnet", 97},
+      {"Optimism", 10},          {"OptimismSepolia", 11155420}, {"Polygon", 137},
+      {"PolygonAmoy", 80002},    {"PolygonMumbai", 80001},      {"FantomOpera", 250},
+      {"FantomTestnet", 4002},
+  };
+  if (!is_evm_network(network)) return std::nullopt;
+  for (const auto& [name, id] : kChainIds) {
+    if (name == network) return id;
+  }
+  return std::nullopt;
+}
+
 bool is_evm_network(std::string_view network) {
   return std::any_of(kNetworks.begin(), kNetworks.end(),
                      [&](const Network& n) { return n.name == network && n.derivation == Derivation::kEvm; });

@@ -5,6 +5,7 @@
 // are supported; every other network is refused rather than given a guessed address.
 #include <cstdint>
 #include <span>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,9 @@ Result<std::string> address_for(std::string_view network, const EcdsaOrEd25519& 
 
 // True for the EVM networks address_for supports (they sign EIP-191 messages and EVM transactions).
 bool is_evm_network(std::string_view network);
+
+// The EIP-155 chain id of a supported EVM network, when signerd knows it (nullopt otherwise).
+std::optional<std::uint64_t> evm_chain_id(std::string_view network);
 
 // The networks address_for accepts, in a fixed order.
 std::vector<std::string_view> supported_networks();

@@ -9,6 +9,7 @@
 #include "chains/address.h"
 #include "chains/ecdsa.h"
 #include "chains/evm.h"
+#include "chains/evm_tx.h"
 #include "common/ids.h"
 #include "common/metrics.h"
 #include "common/time_format.h"
@@ -197,8 +198,32 @@ Result<KeyService::Prepared> KeyService::sign_in_hsm(const Principal& who, std::
   const bool evm = (request.network && chains::is_evm_network(*request.network)) ||
                    (request.blockchain_kind && *request.blockchain_kind == "Evm");
   const bool eip191 = request.kind == SignatureKind::kEip191 || (request.kind == SignatureKind::kMessage && ecdsa);
+  const bool evm_kind = request.kind == SignatureKind::kEip712 || request.kind == SignatureKind::kTransaction;
   if (request.kind == SignatureKind::kHash && request.payload.size() != 32) {
     return fail(ErrorCode::kInvalidArgument, "hash must be 32 bytes (64 hex digits)");
+  }
+  if (evm_kind && key->curve != "secp256k1") {
+    return fail(ErrorCode::kInvalidArgument, "EIP-712 and EVM transactions are signed with secp256k1 keys, not " +
+                                                 key->curve);
+  }
+  if (request.network && !chains::is_evm_network(*request.network) && (evm_kind || request.kind == SignatureKind::kEip191)) {
+    return fail(ErrorCode::kInvalidArgument, "network " + *request.network + " is not an EVM network");
+  }
+  if (request.kind == SignatureKind::kTransaction) {
+    if (!request.transaction) return fail(ErrorCode::kInvalidArgument, "transaction is required");
+    if (request.network) {
+      const auto expected = chains::evm_chain_id(*request.network);
+      const auto actual = request.transaction->chain_id.to_u64();
+      if (!expected) {
+        return fail(ErrorCode::kInvalidArgument,
+                    "signerd does not know the chain id of " + *request.network + "; omit network to sign anyway");
+      }
+      if (actual != expected) {
+        return fail(ErrorCode::kInvalidArgument, "the transaction's chainId " +
+                                                     request.transaction->chain_id.to_decimal() + " is not " +
+                                                     *request.network + "'s (" + std::to_string(*expected) + ")");
+      }
+    }
   }
   if (request.kind == SignatureKind::kMessage && ecdsa && !evm) {
     return fail(ErrorCode::kInvalidArgument,
@@ -214,13 +239,19 @@ Result<KeyService::Prepared> KeyService::sign_in_hsm(const Principal& who, std::
   if (request.kind != SignatureKind::kHash && request.payload.size() > kMaxMessageBytes) {
     return fail(ErrorCode::kInvalidArgument, "message must be at most 65536 bytes");
   }
-  Bytes eip191_digest;
+  // What the HSM signs: the payload itself (Hash, EdDSA Message, Eip712 digest) or a digest computed here.
+  Bytes digest_buffer;
   if (eip191) {
     const auto h = chains::eip191_message_hash(request.payload);
-    eip191_digest.assign(h.begin(), h.end());
+    digest_buffer.assign(h.begin(), h.end());
+  } else if (request.kind == SignatureKind::kTransaction) {
+    const auto h = chains::signing_hash(*request.transaction);
+    digest_buffer.assign(h.begin(), h.end());
   }
-  const std::span<const std::uint8_t> to_sign = eip191 ? std::span<const std::uint8_t>(eip191_digest)
-                                                       : std::span<const std::uint8_t>(request.payload);
+  const std::span<const std::uint8_t> to_sign = digest_buffer.empty()
+                                                    ? std::span<const std::uint8_t>(request.payload)
+                                                    : std::span<const std::uint8_t>(digest_buffer);
+  if (ecdsa && to_sign.size() != 32) return fail(ErrorCode::kInvalidArgument, "an ECDSA digest must be 32 bytes");
 
   store::SignatureRecord sig;
   sig.id = make_entity_id("sig");
@@ -246,7 +277,13 @@ Result<KeyService::Prepared> KeyService::sign_in_hsm(const Principal& who, std::
     sig.r = to_hex_0x(finished->r);
     sig.s = to_hex_0x(finished->s);
     sig.recid = finished->recid;
-    if (evm || eip191) {
+    if (request.kind == SignatureKind::kTransaction) {
+      auto signed_tx = chains::serialize_signed(*request.transaction, finished->r, finished->s, finished->recid);
+      if (!signed_tx) return std::unexpected(signed_tx.error());
+      sig.signed_data = to_hex_0x(*signed_tx);
+      sig.tx_hash = to_hex_0x(chains::tx_hash(*signed_tx));
+    }
+    if (evm || eip191 || evm_kind) {
       Bytes rsv(finished->r.begin(), finished->r.end());
       rsv.insert(rsv.end(), finished->s.begin(), finished->s.end());
       rsv.push_back(static_cast<std::uint8_t>(27 + finished->recid));

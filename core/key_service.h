@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "chains/evm_tx.h"
 #include "common/error.h"
 #include "common/hex.h"
 #include "core/principal.h"
@@ -40,7 +41,9 @@ struct CreateKeyRequest {
 
 // Hash: a 32-byte digest signed as is (ECDSA) or as the message (EdDSA). Message: bytes (EdDSA), or an EIP-191
 // personal message when an ECDSA key signs for an EVM network. Eip191: an EIP-191 personal message (secp256k1).
-enum class SignatureKind { kHash, kMessage, kEip191 };
+// Eip712: the EIP-712 digest (computed by the caller) in `payload`. Transaction: an unsigned EVM transaction in
+// `transaction`; the reply carries the signed serialisation and its hash.
+enum class SignatureKind { kHash, kMessage, kEip191, kEip712, kTransaction };
 
 struct SignatureRequest {
   SignatureKind kind = SignatureKind::kHash;
@@ -48,6 +51,7 @@ struct SignatureRequest {
   std::optional<std::string> network;
   std::optional<std::string> blockchain_kind;  // "Evm" binds the request to EVM conventions like an EVM network
   std::optional<std::string> external_id;
+  std::optional<chains::EvmTransaction> transaction;  // kind Transaction
   std::string canonical_body;           // the request as canonical JSON: echoed as requestBody, hashed for externalId
 };
 

@@ -53,7 +53,13 @@ CREATE INDEX signatures_by_key ON signatures (key_id, seq);
 CREATE UNIQUE INDEX signatures_by_external_id ON signatures (external_id) WHERE external_id IS NOT NULL;
 )sql";
 
-constexpr std::array<std::string_view, 1> kMigrations = {kV1};
+// v2: transaction signatures return the signed transaction and its hash.
+constexpr std::string_view kV2 = R"sql(
+ALTER TABLE signatures ADD COLUMN signed_data TEXT;
+ALTER TABLE signatures ADD COLUMN tx_hash TEXT;
+)sql";
+
+constexpr std::array<std::string_view, 2> kMigrations = {kV1, kV2};
 
 Result<std::int64_t> user_version(Connection& connection) {
   auto text = connection.query_text("PRAGMA user_version", "read schema version");

@@ -28,7 +28,7 @@ namespace sql {
   "failure_reason"
 #define SIGNERD_SIGNATURE_COLUMNS                                                                                 \
   "seq, id, key_id, requester_user_id, requester_token_id, request_body, request_digest, status, reason, r, s, " \
-  "recid, encoded, network, external_id, date_requested_ms, date_signed_ms"
+  "recid, encoded, network, external_id, date_requested_ms, date_signed_ms, signed_data, tx_hash"
 
 inline constexpr std::string_view kInsertKey =
     "INSERT INTO keys (id, scheme, curve, public_key, name, status, custodial, owner_id, date_created_ms, "
@@ -53,8 +53,8 @@ inline constexpr std::string_view kRenameKey =
 
 inline constexpr std::string_view kInsertSignature =
     "INSERT INTO signatures (id, key_id, requester_user_id, requester_token_id, request_body, request_digest, "
-    "status, reason, r, s, recid, encoded, network, external_id, date_requested_ms, date_signed_ms) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+    "status, reason, r, s, recid, encoded, network, external_id, date_requested_ms, date_signed_ms, signed_data, "
+    "tx_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
 inline constexpr std::string_view kGetSignature =
     "SELECT " SIGNERD_SIGNATURE_COLUMNS " FROM signatures WHERE id = ?1 AND key_id = ?2";
 inline constexpr std::string_view kFindSignatureByExternalId =

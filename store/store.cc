@@ -97,6 +97,8 @@ Result<SignatureRecord> read_signature(const Statement& row) {
   sig.external_id = row.optional_text(14);
   sig.date_requested_ms = row.int64(15);
   sig.date_signed_ms = row.optional_int64(16);
+  sig.signed_data = row.optional_text(17);
+  sig.tx_hash = row.optional_text(18);
   return sig;
 }
 
@@ -321,7 +323,9 @@ Result<void> write_signature(Connection& connection, const SignatureRecord& sig)
       .bind_optional_text(13, sig.network)
       .bind_optional_text(14, sig.external_id)
       .bind_int(15, sig.date_requested_ms)
-      .bind_optional_int(16, sig.date_signed_ms);
+      .bind_optional_int(16, sig.date_signed_ms)
+      .bind_optional_text(17, sig.signed_data)
+      .bind_optional_text(18, sig.tx_hash);
   auto inserted = insert->run();
   if (inserted) return {};
   switch (insert->last_error()) {

@@ -55,6 +55,8 @@ struct SignatureRecord {
   std::optional<int> recid;
   std::optional<std::string> network;
   std::optional<std::string> external_id;    // unique across the store when set
+  std::optional<std::string> signed_data;    // transactions: the signed serialisation, "0x…"
+  std::optional<std::string> tx_hash;        // transactions: keccak256 of signed_data, "0x…"
   std::int64_t date_requested_ms = 0;
   std::optional<std::int64_t> date_signed_ms;
   std::int64_t seq = 0;              // assigned by the store on insert

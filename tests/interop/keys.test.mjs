@@ -222,3 +222,84 @@ describe('EIP-191 messages (secp256k1)', () => {
     }
   });
 });
+
+// EIP-712 and EVM transactions: ethers recovers the signer from the typed data and parses the signed transaction
+// back to the same fields, sender and hash.
+describe('EIP-712 and EVM transactions (secp256k1)', () => {
+  let key;
+  let address;
+  before(async () => {
+    key = await createKey({ scheme: 'ECDSA', curve: 'secp256k1' });
+    address = ethers.computeAddress('0x' + key.publicKey);
+  });
+
+  test('Eip712: ethers.verifyTypedData recovers the key from the Mail example and from nested arrays', async () => {
+    const cases = [
+      {
+        domain: { name: 'Ether Mail', version: '1', chainId: 1, verifyingContract: '0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC' },
+        types: {
+          Person: [{ name: 'name', type: 'string' }, { name: 'wallet', type: 'address' }],
+          Mail: [{ name: 'from', type: 'Person' }, { name: 'to', type: 'Person' }, { name: 'contents', type: 'string' }],
+        },
+        message: {
+          from: { name: 'Cow', wallet: '0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826' },
+          to: { name: 'Bob', wallet: '0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB' },
+          contents: 'Hello, Bob!',
+        },
+      },
+      {
+        domain: { name: 'Orders', chainId: 137, salt: '0x' + '11'.repeat(32) },
+        types: {
+          Item: [{ name: 'sku', type: 'bytes32' }, { name: 'qty', type: 'int64' }, { name: 'tags', type: 'string[]' }],
+          Order: [{ name: 'items', type: 'Item[]' }, { name: 'memo', type: 'bytes' }, { name: 'ok', type: 'bool' }],
+        },
+        message: {
+          items: [
+            { sku: '0x' + 'ab'.repeat(32), qty: -5, tags: ['a', 'b'] },
+            { sku: '0x' + 'cd'.repeat(32), qty: 7, tags: [] },
+          ],
+          memo: '0x0102',
+          ok: true,
+        },
+      },
+    ];
+    for (const c of cases) {
+      const sr = await sign(key, { kind: 'Eip712', ...c });
+      assert.match(sr.signature.encoded, /^0x[0-9a-f]{130}$/);
+      assert.equal(ethers.verifyTypedData(c.domain, c.types, c.message, sr.signature.encoded), address);
+      const altered = structuredClone(c.message);
+      if (altered.contents) altered.contents += '!';
+      else altered.ok = false;
+      assert.notEqual(ethers.verifyTypedData(c.domain, c.types, altered, sr.signature.encoded), address);
+    }
+  });
+
+  test('Transaction: ethers parses signedData back to the same fields, sender and hash', async () => {
+    const to = ethers.getAddress('0x' + randomBytes(20).toString('hex'));
+    const txs = [
+      { type: 2, chainId: 1, nonce: 7, maxPriorityFeePerGas: 1000000000n, maxFeePerGas: 30000000000n,
+        gasLimit: 21000n, to, value: 12345678901234567890n, data: '0x' },
+      { type: 1, chainId: 137, nonce: 0, gasPrice: 50000000000n, gasLimit: 60000n, to, value: 0n,
+        data: '0xa9059cbb' + '00'.repeat(64), accessList: [{ address: to, storageKeys: ['0x' + '00'.repeat(31) + '01'] }] },
+    ];
+    for (const fields of txs) {
+      const unsigned = ethers.Transaction.from(fields);
+      const json = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]));
+      for (const transaction of [unsigned.unsignedSerialized, json]) {
+        const sr = await sign(key, { kind: 'Transaction', transaction, network: fields.chainId === 1 ? 'Ethereum' : 'Polygon' });
+        const parsed = ethers.Transaction.from(sr.signedData);
+        assert.equal(parsed.from, address, 'the signed transaction recovers to the key');
+        assert.equal(parsed.hash, sr.txHash, 'txHash is the signed transaction hash');
+        assert.equal(parsed.unsignedSerialized, unsigned.unsignedSerialized, 'same fields as requested');
+        assert.equal(sr.signature.encoded.slice(0, 130), parsed.signature.r + parsed.signature.s.slice(2));
+      }
+    }
+    // Legacy with EIP-155 as hex.
+    const legacy = ethers.Transaction.from({ type: 0, chainId: 56, nonce: 3, gasPrice: 5000000000n, gasLimit: 21000n, to, value: 1n });
+    const sr = await sign(key, { kind: 'Transaction', transaction: legacy.unsignedSerialized });
+    const parsed = ethers.Transaction.from(sr.signedData);
+    assert.equal(parsed.from, address);
+    assert.equal(parsed.chainId, 56n);
+    assert.equal(parsed.hash, sr.txHash);
+  });
+});
