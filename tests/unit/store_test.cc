@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <fstream>
 #include <set>
 #include <string>
 #include <thread>
@@ -145,6 +146,42 @@ TEST_F(StoreTest, MigrationsApplyOnNewFileAndAreIdempotentOnReopen) {
                              "test")
                 .value(),
             "keys,keys_by_status,keys_listed,signatures,signatures_by_external_id,signatures_by_key");
+}
+
+TEST_F(StoreTest, AVersionOneDatabaseMigratesAndKeepsItsRows) {
+  {
+    // A database as the first release left it: migration 1 only, one key and one signature. (An empty file is a
+    // new database to SQLite; the read-write mode does not create one.)
+    std::ofstream(db_path()).close();
+    auto connection = Connection::open(db_path(), OpenMode::kReadWrite);
+    ASSERT_TRUE(connection);
+    ASSERT_TRUE(connection->exec(std::string(migrations()[0]), "test"));
+    ASSERT_TRUE(connection->exec(
+        "PRAGMA user_version = 1;"
+        "INSERT INTO keys (id, scheme, curve, public_key, status, custodial, owner_id, date_created_ms) "
+        "VALUES ('key-v1', 'ECDSA', 'secp256k1', '02aa', 'Active', 1, 'us-1', 1);"
+        "INSERT INTO signatures (id, key_id, requester_user_id, request_body, request_digest, status, r, s, "
+        "date_requested_ms) VALUES ('sig-v1', 'key-v1', 'us-1', '{}', 'd', 'Signed', '0x01', '0x02', 2);",
+        "test"));
+  }
+  auto store = open_store();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(StoreTestPeer::writer_pragma(*store, "user_version").value(), std::to_string(schema_version()));
+  auto sig = store->get_signature("key-v1", "sig-v1");
+  ASSERT_TRUE(sig && *sig);
+  EXPECT_EQ((*sig)->r, "0x01");
+  EXPECT_FALSE((*sig)->signed_data.has_value());
+  EXPECT_FALSE((*sig)->tx_hash.has_value());
+  // The new columns work for new rows.
+  SignatureRecord tx = **sig;
+  tx.id = "sig-v2";
+  tx.signed_data = "0x02f8";
+  tx.tx_hash = "0xabcd";
+  ASSERT_TRUE(store->insert_signature(tx));
+  auto got = store->get_signature("key-v1", "sig-v2");
+  ASSERT_TRUE(got && *got);
+  EXPECT_EQ((*got)->signed_data, "0x02f8");
+  EXPECT_EQ((*got)->tx_hash, "0xabcd");
 }
 
 TEST_F(StoreTest, RefusesDatabaseWithNewerSchema) {
