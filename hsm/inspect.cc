@@ -322,18 +322,9 @@ const char* to_string(LoginOutcome outcome) {
 }
 
 Result<InspectReport> inspect_token(const InspectRequest& request) {
-  auto module = Module::load(request.module_path);
+  auto module = InitializedModule::open(request.module_path);
   if (!module) return std::unexpected(module.error());
   CK_FUNCTION_LIST* p11 = module->functions();
-  auto initialized = initialize(p11);
-  if (!initialized) return std::unexpected(initialized.error());
-  struct Finalize {
-    CK_FUNCTION_LIST* p11;
-    bool owned;
-    ~Finalize() {
-      if (owned) p11->C_Finalize(nullptr);
-    }
-  } finalize{p11, *initialized};
 
   InspectReport report;
   report.module_path = request.module_path;

@@ -51,6 +51,21 @@ Module& Module::operator=(Module&& other) noexcept {
 
 Module::~Module() = default;
 
+Result<InitializedModule> InitializedModule::open(const std::string& path) {
+  auto module = Module::load(path);
+  if (!module) return std::unexpected(module.error());
+  auto initialized = initialize(module->functions());
+  if (!initialized) return std::unexpected(initialized.error());
+  return InitializedModule(std::move(*module), *initialized);
+}
+
+InitializedModule::InitializedModule(InitializedModule&& other) noexcept
+    : module_(std::move(other.module_)), owned_(std::exchange(other.owned_, false)) {}
+
+InitializedModule::~InitializedModule() {
+  if (owned_) module_.functions()->C_Finalize(nullptr);
+}
+
 Result<bool> initialize(CK_FUNCTION_LIST* p11) {
   CK_C_INITIALIZE_ARGS args{};
   args.flags = CKF_OS_LOCKING_OK;

@@ -3,6 +3,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/error.h"
@@ -31,6 +32,23 @@ class Module {
 // C_Initialize with CKF_OS_LOCKING_OK. Returns false when the module was already initialised in this process (then
 // someone else owns the C_Finalize).
 Result<bool> initialize(CK_FUNCTION_LIST* p11);
+
+// A module loaded and initialised for one tool operation (signerctl's hsm commands): C_Finalize on destruction when
+// this object did the C_Initialize. Move-only.
+class InitializedModule {
+ public:
+  static Result<InitializedModule> open(const std::string& path);
+  InitializedModule(InitializedModule&& other) noexcept;
+  InitializedModule& operator=(InitializedModule&&) = delete;
+  ~InitializedModule();
+
+  CK_FUNCTION_LIST* functions() const { return module_.functions(); }
+
+ private:
+  InitializedModule(Module module, bool owned) : module_(std::move(module)), owned_(owned) {}
+  Module module_;
+  bool owned_ = false;
+};
 
 // CK_INFO.libraryDescription, trimmed.
 std::string library_description(CK_FUNCTION_LIST* p11);

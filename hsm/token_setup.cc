@@ -34,18 +34,9 @@ Result<std::string> initialize_token(const TokenSetup& setup) {
   if (setup.label.empty() || setup.label.size() > 32) {
     return fail(ErrorCode::kInvalidArgument, "a token label must be 1 to 32 bytes");
   }
-  auto module = Module::load(setup.module_path);
+  auto module = InitializedModule::open(setup.module_path);
   if (!module) return std::unexpected(module.error());
   CK_FUNCTION_LIST* p11 = module->functions();
-  auto initialized = initialize(p11);
-  if (!initialized) return std::unexpected(initialized.error());
-  struct Finalize {
-    CK_FUNCTION_LIST* p11;
-    bool owned;
-    ~Finalize() {
-      if (owned) p11->C_Finalize(nullptr);
-    }
-  } finalize{p11, *initialized};
 
   auto ids = slots(p11);
   if (!ids) return std::unexpected(ids.error());
