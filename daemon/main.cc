@@ -84,8 +84,8 @@ void register_collectors(hsm::Hsm& hsm, store::Store& store, const daemon::Serve
   });
 }
 
-// SIGHUP: re-read the file and apply what can change safely; name what needs a restart.
-void reload(const std::string& path, const config::Config& running, daemon::Server& server) {
+// SIGHUP: re-read the file and apply what can change safely (recording it in `running`); name what needs a restart.
+void reload(const std::string& path, config::Config& running, daemon::Server& server) {
   auto next = config::load_config(path);
   if (!next) {
     spdlog::error("reload refused, keeping the running configuration: {}", next.error().message);
@@ -94,10 +94,12 @@ void reload(const std::string& path, const config::Config& running, daemon::Serv
   std::vector<std::string> applied, need_restart;
   if (next->log.level != running.log.level) {
     spdlog::set_level(spdlog::level::from_str(next->log.level));
+    running.log = next->log;
     applied.push_back("log.level=" + next->log.level);
   }
   if (next->auth.unix_allowed_uids != running.auth.unix_allowed_uids) {
     server.set_unix_allowed_uids(next->auth.unix_allowed_uids.value_or(std::vector<std::uint32_t>{::getuid()}));
+    running.auth.unix_allowed_uids = next->auth.unix_allowed_uids;
     applied.push_back("auth.unix_allowed_uids");
   }
   if (!(next->hsm == running.hsm)) need_restart.push_back("hsm");
@@ -209,7 +211,6 @@ int run(const std::string& config_path, config::Config cfg) {
     if (ec) return;
     sd_notify(0, "RELOADING=1\nSTATUS=Reloading configuration");
     reload(config_path, cfg, server);
-    if (auto next = config::load_config(config_path)) cfg.log = next->log, cfg.auth.unix_allowed_uids = next->auth.unix_allowed_uids;
     hangup.async_wait(on_hangup);
   };
   hangup.async_wait(on_hangup);
