@@ -38,7 +38,9 @@ std::vector<std::string_view> split_path(std::string_view path) {
 
 std::string iso(std::int64_t ms) { return format_iso8601(from_unix_millis(ms)); }
 
-json::object key_json(const store::KeyRecord& k) {
+json::object key_json(const store::KeyRecord& k, const std::vector<store::WalletRecord>& wallets = {}) {
+  json::array wallet_refs;
+  for (const auto& w : wallets) wallet_refs.push_back(json::object{{"id", w.id}, {"network", w.network}});
   json::object o{{"id", k.id},
                  {"scheme", k.scheme},
                  {"curve", k.curve},
@@ -47,9 +49,27 @@ json::object key_json(const store::KeyRecord& k) {
                  {"custodial", k.custodial},
                  {"dateCreated", iso(k.date_created_ms)},
                  {"store", {{"kind", "Hsm"}, {"keyId", k.id}}},
-                 {"wallets", json::array{}}};
+                 {"wallets", std::move(wallet_refs)}};
   if (k.name) o["name"] = *k.name;
   if (k.date_deleted_ms) o["dateDeleted"] = iso(*k.date_deleted_ms);
+  return o;
+}
+
+json::object wallet_json(const core::Wallet& full) {
+  const auto& w = full.wallet;
+  const auto& k = full.key;
+  json::array tags;
+  for (const auto& t : w.tags) tags.emplace_back(t);
+  json::object o{{"id", w.id},
+                 {"network", w.network},
+                 {"signingKey", {{"id", k.id}, {"scheme", k.scheme}, {"curve", k.curve}, {"publicKey", k.public_key}}},
+                 {"status", w.status},
+                 {"dateCreated", iso(w.date_created_ms)},
+                 {"custodial", w.custodial},
+                 {"tags", std::move(tags)}};
+  if (w.address) o["address"] = *w.address;
+  if (w.name) o["name"] = *w.name;
+  if (w.external_id) o["externalId"] = *w.external_id;
   return o;
 }
 
@@ -190,6 +210,125 @@ Result<json::value> archive_key(core::KeyService& keys, std::string_view key_id,
   return key_json(*key);
 }
 
+// The key with its wallets, as GET /keys/{keyId} shows it.
+Result<json::value> key_with_wallets(core::WalletService& wallets, Result<json::value> key, std::string_view key_id) {
+  if (!key) return key;
+  auto list = wallets.wallets_of_key(key_id);
+  if (!list) return std::unexpected(list.error());
+  json::array refs;
+  for (const auto& w : *list) refs.push_back(json::object{{"id", w.id}, {"network", w.network}});
+  key->as_object()["wallets"] = std::move(refs);
+  return key;
+}
+
+constexpr std::size_t kMaxTags = 50;
+constexpr std::size_t kMaxTagBytes = 256;
+
+// tags: an array of 1 to 256-character strings, at most kMaxTags.
+Result<std::optional<std::vector<std::string>>> decode_tags(const json::object& obj) {
+  const auto* v = obj.if_contains("tags");
+  if (!v) return std::nullopt;
+  if (!v->is_array() || v->as_array().size() > kMaxTags) {
+    return fail(ErrorCode::kInvalidArgument,
+                "field 'tags' must be an array of at most " + std::to_string(kMaxTags) + " strings");
+  }
+  std::vector<std::string> tags;
+  for (const auto& t : v->as_array()) {
+    if (!t.is_string() || t.as_string().empty() || t.as_string().size() > kMaxTagBytes) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "field 'tags' must hold strings of 1 to " + std::to_string(kMaxTagBytes) + " characters");
+    }
+    tags.emplace_back(t.as_string());
+  }
+  return tags;
+}
+
+Result<json::value> create_wallet(core::WalletService& wallets, const core::Principal& who, std::string_view body) {
+  auto obj = parse_object(body);
+  if (!obj) return std::unexpected(obj.error());
+  BodyFields f(*obj);
+  if (auto r = f.only({"network", "name", "signingKey", "delegateTo", "delayDelegation", "externalId", "tags"}); !r) {
+    return std::unexpected(r.error());
+  }
+  core::CreateWalletRequest req;
+  auto network = f.required_string("network");
+  if (!network) return std::unexpected(network.error());
+  if (network->empty() || network->size() > kMaxNetworkBytes) {
+    return fail(ErrorCode::kInvalidArgument, "unsupported network: " + network->substr(0, kMaxNetworkBytes));
+  }
+  req.network = *network;
+  auto name = bounded(f.optional_string("name"), "name", kMaxNameBytes);
+  if (!name) return std::unexpected(name.error());
+  req.name = *name;
+  auto external_id = bounded(f.optional_string("externalId"), "externalId", kMaxExternalIdBytes);
+  if (!external_id) return std::unexpected(external_id.error());
+  req.external_id = *external_id;
+  auto tags = decode_tags(*obj);
+  if (!tags) return std::unexpected(tags.error());
+  if (*tags) req.tags = std::move(**tags);
+  if (f.has("delegateTo")) return fail(ErrorCode::kInvalidArgument, "field 'delegateTo' is not supported yet");
+  auto delay = f.optional_bool("delayDelegation");
+  if (!delay) return std::unexpected(delay.error());
+  if (delay->value_or(false)) {
+    return fail(ErrorCode::kInvalidArgument, "field 'delayDelegation' = true is not supported yet");
+  }
+  if (const auto* sk = obj->if_contains("signingKey")) {
+    if (!sk->is_object()) return fail(ErrorCode::kInvalidArgument, "field 'signingKey' must be an object");
+    BodyFields k(sk->as_object());
+    if (auto r = k.only({"id", "scheme", "curve", "storeId", "deriveFrom"}); !r) {
+      return fail(ErrorCode::kInvalidArgument, "signingKey: " + r.error().message);
+    }
+    for (const char* unsupported : {"storeId", "deriveFrom"}) {
+      if (k.has(unsupported)) {
+        return fail(ErrorCode::kInvalidArgument,
+                    std::string("field 'signingKey.") + unsupported + "' is not supported yet");
+      }
+    }
+    for (auto [field, target] : {std::pair{"id", &req.key_id}, std::pair{"scheme", &req.scheme},
+                                 std::pair{"curve", &req.curve}}) {
+      auto v = bounded(k.optional_string(field), std::string("signingKey.") + field, kMaxNameBytes);
+      if (!v) return std::unexpected(v.error());
+      *target = *v;
+    }
+  }
+  auto wallet = wallets.create_wallet(who, req);
+  if (!wallet) return std::unexpected(wallet.error());
+  return wallet_json(*wallet);
+}
+
+Result<json::value> update_wallet(core::WalletService& wallets, std::string_view wallet_id, std::string_view body) {
+  auto obj = parse_object(body);
+  if (!obj) return std::unexpected(obj.error());
+  BodyFields f(*obj);
+  if (auto r = f.only({"name", "externalId"}); !r) return std::unexpected(r.error());
+  store::Store::WalletUpdate update;
+  bool present = false;
+  auto name = bounded(f.nullable_string("name", present), "name", kMaxNameBytes);
+  if (!name) return std::unexpected(name.error());
+  if (present) update.name = *name;
+  present = false;
+  auto external_id = bounded(f.nullable_string("externalId", present), "externalId", kMaxExternalIdBytes);
+  if (!external_id) return std::unexpected(external_id.error());
+  if (present) update.external_id = *external_id;
+  auto wallet = wallets.update_wallet(wallet_id, update);
+  if (!wallet) return std::unexpected(wallet.error());
+  return wallet_json(*wallet);
+}
+
+// PUT adds the tags, DELETE removes them; both answer {}.
+Result<json::value> change_tags(core::WalletService& wallets, std::string_view wallet_id, std::string_view body,
+                                bool add) {
+  auto obj = parse_object(body);
+  if (!obj) return std::unexpected(obj.error());
+  if (auto r = BodyFields(*obj).only({"tags"}); !r) return std::unexpected(r.error());
+  auto tags = decode_tags(*obj);
+  if (!tags) return std::unexpected(tags.error());
+  if (!*tags) return fail(ErrorCode::kInvalidArgument, "field 'tags' is required");
+  auto wallet = add ? wallets.add_tags(wallet_id, **tags) : wallets.remove_tags(wallet_id, **tags);
+  if (!wallet) return std::unexpected(wallet.error());
+  return json::value(json::object{});
+}
+
 // The fields every signature request may carry besides its payload: network, blockchainKind, externalId. They are
 // copied into `req` and into the canonical form.
 Result<void> decode_common_fields(const BodyFields& f, core::SignatureRequest& req, json::object& canonical) {
@@ -305,7 +444,7 @@ Result<core::SignatureRequest> decode_signature_request(std::string_view body) {
 std::string route_of(std::string_view target) {
   const auto parts = split_path(target.substr(0, target.find('?')));
   if (parts.size() == 1 && (parts[0] == "healthz" || parts[0] == "readyz" || parts[0] == "metrics" ||
-                            parts[0] == "keys")) {
+                            parts[0] == "keys" || parts[0] == "wallets")) {
     std::string route = "/";  // built in two steps: g++ 12 -O3 misreports "/" + string (GCC bug 105651)
     route += parts[0];
     return route;
@@ -314,6 +453,10 @@ std::string route_of(std::string_view target) {
     if (parts.size() == 2) return "/keys/{keyId}";
     if (parts.size() == 3 && parts[2] == "signatures") return "/keys/{keyId}/signatures";
     if (parts.size() == 4 && parts[2] == "signatures") return "/keys/{keyId}/signatures/{signatureId}";
+  }
+  if (!parts.empty() && parts[0] == "wallets") {
+    if (parts.size() == 2) return "/wallets/{walletId}";
+    if (parts.size() == 3 && parts[2] == "tags") return "/wallets/{walletId}/tags";
   }
   return "other";
 }
@@ -379,7 +522,7 @@ std::optional<Response> Api::route(const Request& request, const core::Principal
         if (!page) return respond(std::unexpected(page.error()));
         auto keys = keys_.list_keys(page->before, page->limit);
         if (!keys) return respond(std::unexpected(keys.error()));
-        return respond(json::value(page_json(*keys, key_json)));
+        return respond(json::value(page_json(*keys, [](const store::KeyRecord& k) { return key_json(k); })));
       }
       return method_not_allowed();
     }
@@ -389,10 +532,11 @@ std::optional<Response> Api::route(const Request& request, const core::Principal
         case http::verb::get: {
           auto key = keys_.get_key(key_id);
           if (!key) return respond(std::unexpected(key.error()));
-          return respond(json::value(key_json(*key)));
+          return respond(key_with_wallets(wallets_, json::value(key_json(*key)), key_id));
         }
-        case http::verb::put: return respond(rename_key(keys_, key_id, request.body()));
-        case http::verb::delete_: return respond(archive_key(keys_, key_id, request.body()));
+        case http::verb::put: return respond(key_with_wallets(wallets_, rename_key(keys_, key_id, request.body()), key_id));
+        case http::verb::delete_:
+          return respond(key_with_wallets(wallets_, archive_key(keys_, key_id, request.body()), key_id));
         default: return method_not_allowed();
       }
     }
@@ -422,6 +566,38 @@ std::optional<Response> Api::route(const Request& request, const core::Principal
       auto sig = keys_.get_signature(key_id, parts[3]);
       if (!sig) return respond(std::unexpected(sig.error()));
       return respond(json::value(signature_json(*sig)));
+    }
+  }
+  if (!parts.empty() && parts[0] == "wallets") {
+    if (parts.size() == 1) {
+      if (method == http::verb::post) return respond(create_wallet(wallets_, who, request.body()));
+      if (method == http::verb::get) {
+        auto page = page_params(*query, options_);
+        if (!page) return respond(std::unexpected(page.error()));
+        auto wallets = wallets_.list_wallets(page->before, page->limit);
+        if (!wallets) return respond(std::unexpected(wallets.error()));
+        return respond(json::value(page_json(*wallets, wallet_json)));
+      }
+      return method_not_allowed();
+    }
+    const std::string wallet_id(parts[1]);
+    if (parts.size() == 2) {
+      switch (method) {
+        case http::verb::get: {
+          auto wallet = wallets_.get_wallet(wallet_id);
+          if (!wallet) return respond(std::unexpected(wallet.error()));
+          return respond(json::value(wallet_json(*wallet)));
+        }
+        case http::verb::put: return respond(update_wallet(wallets_, wallet_id, request.body()));
+        default: return method_not_allowed();
+      }
+    }
+    if (parts.size() == 3 && parts[2] == "tags") {
+      switch (method) {
+        case http::verb::put: return respond(change_tags(wallets_, wallet_id, request.body(), true));
+        case http::verb::delete_: return respond(change_tags(wallets_, wallet_id, request.body(), false));
+        default: return method_not_allowed();
+      }
     }
   }
   return error_response({ErrorCode::kNotFound, "no route for " + std::string(path), {}}, version, keep_alive);

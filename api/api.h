@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "core/key_service.h"
 #include "core/principal.h"
+#include "core/wallet_service.h"
 
 namespace signerd::api {
 
@@ -31,7 +32,8 @@ struct ApiOptions {
 
 class Api {
  public:
-  Api(core::KeyService& keys, ApiOptions options) : keys_(keys), options_(options) {}
+  Api(core::KeyService& keys, core::WalletService& wallets, ApiOptions options)
+      : keys_(keys), wallets_(wallets), options_(options) {}
 
   // Answers one authenticated request by calling `reply` exactly once, with a JSON response for every outcome:
   // before handle() returns, or later from another thread (see above). `request` must stay alive until then.
@@ -43,6 +45,7 @@ class Api {
   std::optional<Response> route(const Request& request, const core::Principal& who, const Reply& reply) const;
 
   core::KeyService& keys_;
+  core::WalletService& wallets_;
   ApiOptions options_;
 };
 

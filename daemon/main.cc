@@ -188,7 +188,8 @@ int run(const std::string& config_path, config::Config cfg) {
     }
     return {};
   }};
-  api::Api api(keys, std::move(api_options));
+  core::WalletService wallets(keys, **store);
+  api::Api api(keys, wallets, std::move(api_options));
   boost::asio::io_context io(static_cast<int>(cfg.server.io_threads));
   boost::asio::thread_pool workers(cfg.server.worker_threads);
   daemon::Server server(io, workers, api, std::move(so));

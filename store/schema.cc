@@ -59,7 +59,27 @@ ALTER TABLE signatures ADD COLUMN signed_data TEXT;
 ALTER TABLE signatures ADD COLUMN tx_hash TEXT;
 )sql";
 
-constexpr std::array<std::string_view, 2> kMigrations = {kV1, kV2};
+// v3: wallets (dfns-api.md §3). A wallet is a key's address on one network; a key may have several wallets.
+// `tags` is a JSON array of strings.
+constexpr std::string_view kV3 = R"sql(
+CREATE TABLE wallets (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  network TEXT NOT NULL,
+  address TEXT,
+  key_id TEXT NOT NULL REFERENCES keys (id),
+  name TEXT,
+  status TEXT NOT NULL,
+  custodial INTEGER NOT NULL CHECK (custodial IN (0, 1)),
+  external_id TEXT,
+  tags TEXT NOT NULL DEFAULT '[]',
+  owner_id TEXT NOT NULL,
+  date_created_ms INTEGER NOT NULL
+);
+CREATE INDEX wallets_by_key ON wallets (key_id, seq);
+)sql";
+
+constexpr std::array<std::string_view, 3> kMigrations = {kV1, kV2, kV3};
 
 Result<std::int64_t> user_version(Connection& connection) {
   auto text = connection.query_text("PRAGMA user_version", "read schema version");

@@ -65,6 +65,27 @@ inline constexpr std::string_view kListSignatures =
     "SELECT " SIGNERD_SIGNATURE_COLUMNS
     " FROM signatures WHERE key_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3";
 
+#define SIGNERD_WALLET_COLUMNS \
+  "seq, id, network, address, key_id, name, status, custodial, external_id, tags, owner_id, date_created_ms"
+
+inline constexpr std::string_view kInsertWallet =
+    "INSERT INTO wallets (id, network, address, key_id, name, status, custodial, external_id, tags, owner_id, "
+    "date_created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+inline constexpr std::string_view kGetWallet = "SELECT " SIGNERD_WALLET_COLUMNS " FROM wallets WHERE id = ?1";
+// ?1 = before (exclusive), ?2 = limit + 1. Served by the primary key.
+inline constexpr std::string_view kListWallets =
+    "SELECT " SIGNERD_WALLET_COLUMNS " FROM wallets WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2";
+// Served by the index wallets_by_key.
+inline constexpr std::string_view kListWalletsForKey =
+    "SELECT " SIGNERD_WALLET_COLUMNS " FROM wallets WHERE key_id = ?1 ORDER BY seq";
+// ?1 = id, ?2 = set name?, ?3 = name, ?4 = set external_id?, ?5 = external_id.
+inline constexpr std::string_view kUpdateWallet =
+    "UPDATE wallets SET name = CASE WHEN ?2 THEN ?3 ELSE name END, "
+    "external_id = CASE WHEN ?4 THEN ?5 ELSE external_id END WHERE id = ?1 RETURNING " SIGNERD_WALLET_COLUMNS;
+inline constexpr std::string_view kSetWalletTags =
+    "UPDATE wallets SET tags = ?2 WHERE id = ?1 RETURNING " SIGNERD_WALLET_COLUMNS;
+
+#undef SIGNERD_WALLET_COLUMNS
 #undef SIGNERD_KEY_COLUMNS
 #undef SIGNERD_SIGNATURE_COLUMNS
 

@@ -4,7 +4,10 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -100,6 +103,35 @@ Result<SignatureRecord> read_signature(const Statement& row) {
   sig.signed_data = row.optional_text(17);
   sig.tx_hash = row.optional_text(18);
   return sig;
+}
+
+std::string tags_json(const std::vector<std::string>& tags) {
+  boost::json::array a;
+  for (const auto& t : tags) a.emplace_back(t);
+  return boost::json::serialize(a);
+}
+
+Result<WalletRecord> read_wallet(const Statement& row) {
+  WalletRecord w;
+  w.seq = row.int64(0);
+  w.id = row.text(1);
+  w.network = row.text(2);
+  w.address = row.optional_text(3);
+  w.key_id = row.text(4);
+  w.name = row.optional_text(5);
+  w.status = row.text(6);
+  w.custodial = row.int64(7) != 0;
+  w.external_id = row.optional_text(8);
+  boost::system::error_code ec;
+  const auto tags = boost::json::parse(row.text(9), ec);
+  if (ec || !tags.is_array()) return fail(ErrorCode::kInternal, "store: wallet " + w.id + " has malformed tags");
+  for (const auto& t : tags.as_array()) {
+    if (!t.is_string()) return fail(ErrorCode::kInternal, "store: wallet " + w.id + " has malformed tags");
+    w.tags.emplace_back(t.as_string());
+  }
+  w.owner_id = row.text(10);
+  w.date_created_ms = row.int64(11);
+  return w;
 }
 
 // Reads at most one row with `read_row`.
@@ -378,6 +410,103 @@ Result<Page<SignatureRecord>> Store::list_signatures(std::string_view key_id, st
     if (!select) return std::unexpected(std::move(select.error()));
     select->bind_text(1, key_id).bind_int(2, cursor_or_start(before)).bind_int(3, std::int64_t{limit} + 1);
     return read_page<SignatureRecord>(*select, limit, read_signature);
+  });
+}
+
+// --- wallets
+
+Result<void> Store::insert_wallet(const WalletRecord& wallet) {
+  return impl_->writer.write([&](Connection& connection) -> Result<void> {
+    auto insert = connection.prepare(sql::kInsertWallet, "insert wallet");
+    if (!insert) return std::unexpected(std::move(insert.error()));
+    insert->bind_text(1, wallet.id)
+        .bind_text(2, wallet.network)
+        .bind_optional_text(3, wallet.address)
+        .bind_text(4, wallet.key_id)
+        .bind_optional_text(5, wallet.name)
+        .bind_text(6, wallet.status)
+        .bind_int(7, wallet.custodial ? 1 : 0)
+        .bind_optional_text(8, wallet.external_id)
+        .bind_text(9, tags_json(wallet.tags))
+        .bind_text(10, wallet.owner_id)
+        .bind_int(11, wallet.date_created_ms);
+    auto inserted = insert->run();
+    if (inserted) return {};
+    switch (insert->last_error()) {
+      case SQLITE_CONSTRAINT_UNIQUE:
+      case SQLITE_CONSTRAINT_PRIMARYKEY: return fail(ErrorCode::kConflict, "wallet " + wallet.id + " already exists");
+      case SQLITE_CONSTRAINT_FOREIGNKEY: return fail(ErrorCode::kNotFound, "key " + wallet.key_id + " not found");
+      default: return inserted;
+    }
+  });
+}
+
+Result<std::optional<WalletRecord>> Store::get_wallet(std::string_view id) {
+  return impl_->read([&](Connection& connection) -> Result<std::optional<WalletRecord>> {
+    auto select = connection.prepare(sql::kGetWallet, "get wallet");
+    if (!select) return std::unexpected(std::move(select.error()));
+    select->bind_text(1, id);
+    return read_one(*select, read_wallet);
+  });
+}
+
+Result<Page<WalletRecord>> Store::list_wallets(std::optional<std::int64_t> before, int limit) {
+  if (auto valid = check_limit(limit); !valid) return std::unexpected(std::move(valid.error()));
+  return impl_->read([&](Connection& connection) -> Result<Page<WalletRecord>> {
+    auto select = connection.prepare(sql::kListWallets, "list wallets");
+    if (!select) return std::unexpected(std::move(select.error()));
+    select->bind_int(1, cursor_or_start(before)).bind_int(2, std::int64_t{limit} + 1);
+    return read_page<WalletRecord>(*select, limit, read_wallet);
+  });
+}
+
+Result<std::vector<WalletRecord>> Store::list_wallets_for_key(std::string_view key_id) {
+  return impl_->read([&](Connection& connection) -> Result<std::vector<WalletRecord>> {
+    auto select = connection.prepare(sql::kListWalletsForKey, "list wallets of key");
+    if (!select) return std::unexpected(std::move(select.error()));
+    select->bind_text(1, key_id);
+    std::vector<WalletRecord> wallets;
+    for (;;) {
+      auto wallet = read_one(*select, read_wallet);
+      if (!wallet) return std::unexpected(std::move(wallet.error()));
+      if (!*wallet) return wallets;
+      wallets.push_back(std::move(**wallet));
+    }
+  });
+}
+
+namespace {
+
+// Runs an UPDATE … RETURNING on one wallet. kNotFound when no row matched.
+Result<WalletRecord> update_one_wallet(Statement& update, std::string_view id) {
+  auto updated = read_one(update, read_wallet);
+  if (!updated) return std::unexpected(std::move(updated.error()));
+  if (!*updated) return fail(ErrorCode::kNotFound, "wallet " + std::string(id) + " not found");
+  if (auto finished = update.run(); !finished) return std::unexpected(std::move(finished.error()));
+  return std::move(**updated);
+}
+
+}  // namespace
+
+Result<WalletRecord> Store::update_wallet(std::string_view id, const WalletUpdate& u) {
+  return impl_->writer.write([&](Connection& connection) -> Result<WalletRecord> {
+    auto update = connection.prepare(sql::kUpdateWallet, "update wallet");
+    if (!update) return std::unexpected(std::move(update.error()));
+    update->bind_text(1, id)
+        .bind_int(2, u.name ? 1 : 0)
+        .bind_optional_text(3, u.name.value_or(std::nullopt))
+        .bind_int(4, u.external_id ? 1 : 0)
+        .bind_optional_text(5, u.external_id.value_or(std::nullopt));
+    return update_one_wallet(*update, id);
+  });
+}
+
+Result<WalletRecord> Store::set_wallet_tags(std::string_view id, const std::vector<std::string>& tags) {
+  return impl_->writer.write([&](Connection& connection) -> Result<WalletRecord> {
+    auto update = connection.prepare(sql::kSetWalletTags, "set wallet tags");
+    if (!update) return std::unexpected(std::move(update.error()));
+    update->bind_text(1, id).bind_text(2, tags_json(tags));
+    return update_one_wallet(*update, id);
   });
 }
 

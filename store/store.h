@@ -62,6 +62,21 @@ struct SignatureRecord {
   std::int64_t seq = 0;              // assigned by the store on insert
 };
 
+struct WalletRecord {
+  std::string id;                    // "wa-…"
+  std::string network;               // a Dfns network name
+  std::optional<std::string> address;
+  std::string key_id;                // the signing key ("key-…"); a key may back several wallets
+  std::optional<std::string> name;
+  std::string status = "Active";
+  bool custodial = true;
+  std::optional<std::string> external_id;  // a correlation field only: not unique
+  std::vector<std::string> tags;
+  std::string owner_id;
+  std::int64_t date_created_ms = 0;
+  std::int64_t seq = 0;              // assigned by the store on insert; orders lists
+};
+
 // One page of a list, newest first. `next_cursor` is set when more items follow; pass it back as `before`.
 template <class T>
 struct Page {
@@ -116,6 +131,20 @@ class Store {
   Result<std::optional<SignatureRecord>> find_signature_by_external_id(std::string_view external_id);
   Result<Page<SignatureRecord>> list_signatures(std::string_view key_id, std::optional<std::int64_t> before,
                                                 int limit);
+
+  // --- wallets
+  // kConflict when the id exists; kNotFound when the key does not exist.
+  Result<void> insert_wallet(const WalletRecord& wallet);
+  Result<std::optional<WalletRecord>> get_wallet(std::string_view id);
+  Result<Page<WalletRecord>> list_wallets(std::optional<std::int64_t> before, int limit);  // newest first
+  Result<std::vector<WalletRecord>> list_wallets_for_key(std::string_view key_id);       // oldest first
+  // Fields to change: an engaged outer optional sets the field (to a value, or clears it with nullopt).
+  struct WalletUpdate {
+    std::optional<std::optional<std::string>> name;
+    std::optional<std::optional<std::string>> external_id;
+  };
+  Result<WalletRecord> update_wallet(std::string_view id, const WalletUpdate& update);  // kNotFound
+  Result<WalletRecord> set_wallet_tags(std::string_view id, const std::vector<std::string>& tags);  // kNotFound
 
   StoreStats stats() const;
 

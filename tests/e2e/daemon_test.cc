@@ -645,8 +645,11 @@ TEST_F(DaemonTest, OpenApiDescribesExactlyTheRoutesServed) {
   const auto key = create_key(c);
   const auto sig = str(c.request("POST", "/keys/" + key + "/signatures", R"({"kind":"Hash","hash":")" + kHash + "\"}")
                            .json(), "id");
+  const auto wallet = str(c.request("POST", "/wallets", R"({"network":"Ethereum"})").json(), "id");
+  ASSERT_FALSE(wallet.empty());
   for (const auto& [path, methods] : documented) {
     std::string target = std::regex_replace(path, std::regex("\\{keyId\\}"), key);
+    target = std::regex_replace(target, std::regex("\\{walletId\\}"), wallet);
     target = std::regex_replace(target, std::regex("\\{signatureId\\}"), sig);
     for (const std::string method : {"get", "put", "post", "delete", "patch"}) {
       std::string upper = method;

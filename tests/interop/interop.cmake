@@ -4,6 +4,11 @@ add_test(NAME interop.keys
   COMMAND ${PROJECT_SOURCE_DIR}/tests/e2e/with_daemon $<TARGET_FILE:signerd> -- node --test ${CMAKE_CURRENT_SOURCE_DIR}/interop/keys.test.mjs)
 set_tests_properties(interop.keys PROPERTIES LABELS interop TIMEOUT 120)
 
+# The Wallets API: addresses against ethers and bitcoinjs-lib.
+add_test(NAME interop.wallets
+  COMMAND ${PROJECT_SOURCE_DIR}/tests/e2e/with_daemon $<TARGET_FILE:signerd> -- node --test ${CMAKE_CURRENT_SOURCE_DIR}/interop/wallets.test.mjs)
+set_tests_properties(interop.wallets PROPERTIES LABELS interop TIMEOUT 120)
+
 # The oracle's own logic, against noble- and OpenSSL-made signatures; needs no daemon.
 add_test(NAME interop.verify_selftest
   COMMAND node --test ${CMAKE_CURRENT_SOURCE_DIR}/interop/verify.selftest.mjs)

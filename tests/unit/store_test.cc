@@ -145,7 +145,8 @@ TEST_F(StoreTest, MigrationsApplyOnNewFileAndAreIdempotentOnReopen) {
                              "LIKE 'sqlite%' ORDER BY name)",
                              "test")
                 .value(),
-            "keys,keys_by_status,keys_listed,signatures,signatures_by_external_id,signatures_by_key");
+            "keys,keys_by_status,keys_listed,signatures,signatures_by_external_id,signatures_by_key,wallets,"
+            "wallets_by_key");
 }
 
 TEST_F(StoreTest, AVersionOneDatabaseMigratesAndKeepsItsRows) {

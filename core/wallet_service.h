@@ -1,0 +1,60 @@
+#pragma once
+// The rules for wallets (dfns-api.md §3): a wallet is the address of one HSM key on one network. Creating a wallet
+// creates its key through KeyService (or reuses signingKey.id when its curve fits the network); the address comes
+// from chains::address_for. Bad input creates nothing: the network, the key type and a reused key are all checked
+// before any key is made.
+//
+// Thread-safety: every member function may be called from many threads at once; all of them block.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "core/key_service.h"
+#include "core/principal.h"
+#include "store/store.h"
+
+namespace signerd::core {
+
+struct CreateWalletRequest {
+  std::string network;
+  std::optional<std::string> name;
+  std::optional<std::string> key_id;  // signingKey.id: reuse this key
+  std::optional<std::string> scheme;  // signingKey.scheme
+  std::optional<std::string> curve;   // signingKey.curve
+  std::optional<std::string> external_id;
+  std::vector<std::string> tags;
+};
+
+// A wallet with its signing key, as the API shows it.
+struct Wallet {
+  store::WalletRecord wallet;
+  store::KeyRecord key;
+};
+
+class WalletService {
+ public:
+  WalletService(KeyService& keys, store::Store& store) : keys_(keys), store_(store) {}
+
+  // kInvalidArgument: "unsupported network: X", a key type that does not fit the network, an archived key;
+  // kNotFound: an unknown signingKey.id.
+  Result<Wallet> create_wallet(const Principal& who, const CreateWalletRequest& request);
+  Result<Wallet> get_wallet(std::string_view wallet_id);  // kNotFound
+  Result<store::Page<Wallet>> list_wallets(std::optional<std::int64_t> before, int limit);
+  Result<Wallet> update_wallet(std::string_view wallet_id, const store::Store::WalletUpdate& update);
+  // Tags are a set kept in insertion order: add_tags appends the new ones, remove_tags drops the named ones.
+  Result<Wallet> add_tags(std::string_view wallet_id, const std::vector<std::string>& tags);
+  Result<Wallet> remove_tags(std::string_view wallet_id, const std::vector<std::string>& tags);
+  // The wallets of a key, oldest first.
+  Result<std::vector<store::WalletRecord>> wallets_of_key(std::string_view key_id);
+
+ private:
+  Result<Wallet> with_key(store::WalletRecord wallet);
+
+  KeyService& keys_;
+  store::Store& store_;
+};
+
+}  // namespace signerd::core
