@@ -13,7 +13,7 @@
 #include <sstream>
 #include <thread>
 
-#include "tests/support/daemon_process.h"
+#include "tests/support/daemon_fixture.h"
 
 namespace signerd::testing {
 namespace {
@@ -24,41 +24,8 @@ using namespace std::chrono_literals;
 const std::string kSecp256k1 = R"({"scheme":"ECDSA","curve":"secp256k1"})";
 const std::string kHash = "0x" + std::string(62, '1') + "ab";
 
-std::string str(const json::value& v, std::string_view key) {
-  if (!v.is_object() || !v.as_object().contains(key) || !v.at(key).is_string()) return {};
-  return std::string(v.at(key).as_string());
-}
-
-std::string error_message(const HttpReply& r) {
-  const auto v = r.json();
-  if (!v.is_object() || !v.as_object().contains("error")) return {};
-  return str(v.at("error"), "message");
-}
-
-// Checks the Dfns error body shape: {"error":{"id","status","message","details"}} with status = the HTTP status.
-void expect_error_body(const HttpReply& r, int status) {
-  EXPECT_EQ(r.status, status) << r.body;
-  const auto v = r.json();
-  ASSERT_TRUE(v.is_object()) << r.body;
-  const auto& e = v.at("error");
-  EXPECT_FALSE(str(e, "id").empty());
-  EXPECT_EQ(e.at("status").to_number<int>(), status);
-  EXPECT_FALSE(str(e, "message").empty());
-  EXPECT_TRUE(e.at("details").is_object());
-  EXPECT_EQ(r.headers.at("content-type"), "application/json");
-}
-
-class DaemonTest : public ::testing::Test {
+class DaemonTest : public DaemonFixture {
  protected:
-  void start(DaemonOptions options = {}) {
-    daemon_ = std::make_unique<DaemonProcess>(std::move(options));
-    ASSERT_TRUE(daemon_->start()) << daemon_->log();
-  }
-  void TearDown() override {
-    if (daemon_ && daemon_->running()) {
-      EXPECT_EQ(daemon_->stop(SIGTERM), 0) << daemon_->log();
-    }
-  }
   std::string create_key(HttpClient& c, const std::string& body = kSecp256k1) {
     auto r = c.request("POST", "/keys", body);
     EXPECT_EQ(r.status, 200) << r.body;
@@ -70,7 +37,6 @@ class DaemonTest : public ::testing::Test {
     return static_cast<int>(r.json().at("items").as_array().size());
   }
   int daemon_pid() const { return daemon_->pid(); }
-  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 TEST_F(DaemonTest, CreatesReadsAndSignsOverTheUnixSocket) {

@@ -14,7 +14,7 @@
 #include <fstream>
 #include <thread>
 
-#include "tests/support/daemon_process.h"
+#include "tests/support/daemon_fixture.h"
 
 namespace signerd::testing {
 namespace {
@@ -62,11 +62,6 @@ struct CtlRun {
 
 std::ostream& operator<<(std::ostream& os, const CtlRun& r) {
   return os << "exit " << r.code << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err;
-}
-
-std::string str(const json::value& v, std::string_view key) {
-  if (!v.is_object() || !v.as_object().contains(key) || !v.at(key).is_string()) return {};
-  return std::string(v.at(key).as_string());
 }
 
 bool has(const json::value& v, std::string_view key) { return v.is_object() && v.as_object().contains(key); }
@@ -126,17 +121,8 @@ CtlRun run_signerctl(const std::vector<std::string>& args, const std::map<std::s
   return run;
 }
 
-class SignerctlTest : public ::testing::Test {
+class SignerctlTest : public DaemonFixture {
  protected:
-  void start(DaemonOptions options = {}) {
-    daemon_ = std::make_unique<DaemonProcess>(std::move(options));
-    ASSERT_TRUE(daemon_->start()) << daemon_->log();
-  }
-  void TearDown() override {
-    if (daemon_ && daemon_->running()) {
-      EXPECT_EQ(daemon_->stop(SIGTERM), 0) << daemon_->log();
-    }
-  }
 
   // signerctl with the given arguments; the bearer token must never be among them.
   CtlRun ctl_raw(std::vector<std::string> args, const std::map<std::string, std::string>& env = {}) {
@@ -167,7 +153,6 @@ class SignerctlTest : public ::testing::Test {
     return {"hsm", "check", "--module", SoftHsmToken::module_path(), "--token-label", daemon_->token().label()};
   }
 
-  std::unique_ptr<DaemonProcess> daemon_;
   TempDir scratch_;
 };
 

@@ -7,7 +7,7 @@
 #include <regex>
 #include <set>
 
-#include "tests/support/daemon_process.h"
+#include "tests/support/daemon_fixture.h"
 
 namespace signerd::testing {
 namespace {
@@ -16,39 +16,9 @@ namespace json = boost::json;
 
 const std::regex kWalletId("^wa-[a-z0-9]{5}-[a-z0-9]{5}-[a-z0-9]{14,16}$");
 
-std::string str(const json::value& v, std::string_view key) {
-  if (!v.is_object() || !v.as_object().contains(key) || !v.at(key).is_string()) return {};
-  return std::string(v.at(key).as_string());
-}
-
-std::string error_message(const HttpReply& r) {
-  const auto v = r.json();
-  if (!v.is_object() || !v.as_object().contains("error")) return {};
-  return str(v.at("error"), "message");
-}
-
-void expect_error_body(const HttpReply& r, int status) {
-  EXPECT_EQ(r.status, status) << r.body;
-  const auto v = r.json();
-  ASSERT_TRUE(v.is_object()) << r.body;
-  const auto& e = v.at("error");
-  EXPECT_FALSE(str(e, "id").empty());
-  EXPECT_EQ(e.at("status").to_number<int>(), status);
-  EXPECT_FALSE(str(e, "message").empty());
-  EXPECT_TRUE(e.at("details").is_object());
-}
-
-class WalletsTest : public ::testing::Test {
+class WalletsTest : public DaemonFixture {
  protected:
-  void SetUp() override {
-    daemon_ = std::make_unique<DaemonProcess>(DaemonOptions{});
-    ASSERT_TRUE(daemon_->start()) << daemon_->log();
-  }
-  void TearDown() override {
-    if (daemon_ && daemon_->running()) {
-      EXPECT_EQ(daemon_->stop(SIGTERM), 0) << daemon_->log();
-    }
-  }
+  void SetUp() override { start(); }
   json::value create(HttpClient& c, const std::string& body) {
     auto r = c.request("POST", "/wallets", body);
     EXPECT_EQ(r.status, 200) << body << " -> " << r.body;
@@ -59,7 +29,6 @@ class WalletsTest : public ::testing::Test {
     EXPECT_EQ(r.status, 200) << r.body;
     return r.json().at("items").as_array().size();
   }
-  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 TEST_F(WalletsTest, CreatesEthereumAndBitcoinWalletsWithNewKeys) {

@@ -19,6 +19,7 @@
 #include "store/sqlite.h"
 #include "store/testing.h"
 #include "tests/support/softhsm_token.h"
+#include "tests/unit/store_query_plans.h"
 
 namespace signerd::store {
 namespace {
@@ -252,17 +253,7 @@ TEST_F(StoreTest, ListQueriesAreServedByIndexes) {
   ASSERT_TRUE(connection);
   for (auto query : {sql::kListKeys, sql::kListSignatures, sql::kKeysWithStatus, sql::kGetSignature,
                      sql::kFindSignatureByExternalId, sql::kSignatureIdByExternalId, sql::kGetKey, sql::kKeyStatus}) {
-    SCOPED_TRACE(query);
-    auto plan = connection->prepare("EXPLAIN QUERY PLAN " + std::string(query), "test");
-    ASSERT_TRUE(plan);
-    int steps = 0;
-    while (plan->step().value()) {
-      const std::string detail = plan->text(3);
-      ++steps;
-      EXPECT_TRUE(detail.starts_with("SEARCH")) << detail;  // never "SCAN": no full pass over a table
-      EXPECT_EQ(detail.find("TEMP B-TREE"), std::string::npos) << detail;  // the index gives the order
-    }
-    EXPECT_EQ(steps, 1);
+    expect_served_by_one_index(*connection, query);
   }
 }
 

@@ -8,6 +8,7 @@
 #include "store/sqlite.h"
 #include "store/store.h"
 #include "tests/support/softhsm_token.h"
+#include "tests/unit/store_query_plans.h"
 
 namespace signerd::store {
 namespace {
@@ -147,17 +148,7 @@ TEST_F(StoreWalletsTest, WalletQueriesAreServedByIndexes) {
   auto connection = Connection::open(dir_.path() / "signerd.db", OpenMode::kReadOnly);
   ASSERT_TRUE(connection);
   for (auto query : {sql::kGetWallet, sql::kListWallets, sql::kListWalletsForKey}) {
-    SCOPED_TRACE(query);
-    auto plan = connection->prepare("EXPLAIN QUERY PLAN " + std::string(query), "test");
-    ASSERT_TRUE(plan);
-    int steps = 0;
-    while (plan->step().value()) {
-      const std::string detail = plan->text(3);
-      ++steps;
-      EXPECT_TRUE(detail.starts_with("SEARCH")) << detail;
-      EXPECT_EQ(detail.find("TEMP B-TREE"), std::string::npos) << detail;
-    }
-    EXPECT_EQ(steps, 1);
+    expect_served_by_one_index(*connection, query);
   }
 }
 
