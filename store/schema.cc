@@ -79,7 +79,57 @@ CREATE TABLE wallets (
 CREATE INDEX wallets_by_key ON wallets (key_id, seq);
 )sql";
 
-constexpr std::array<std::string_view, 3> kMigrations = {kV1, kV2, kV3};
+// v4: identity (delegation, custody history, identity objects) and the audit trail.
+// - keys.delegated_to: the end user a key is delegated to. keys_delegated lists one user's keys newest first; it is
+//   partial like keys_listed, so custodial keys and unlisted statuses cost it nothing.
+// - custody: each key's custody history, append-only; audit_seq links the audit record of the request behind it.
+//   `event` has no CHECK: SQLite cannot change one without rebuilding the table, and the store writes what core says.
+// - identity_objects: core's identity entities as JSON documents; seq keeps creation order across updates.
+// - audit: the hash chain of common/audit_chain.h. seq is assigned by the store as the last seq + 1 (a plain INTEGER
+//   PRIMARY KEY, not AUTOINCREMENT), so the chain has no gaps; affected_ids is a JSON array of strings.
+constexpr std::string_view kV4 = R"sql(
+ALTER TABLE keys ADD COLUMN delegated_to TEXT;
+ALTER TABLE keys ADD COLUMN delay_delegation INTEGER NOT NULL DEFAULT 0 CHECK (delay_delegation IN (0, 1));
+CREATE INDEX keys_delegated ON keys (delegated_to, seq)
+  WHERE delegated_to IS NOT NULL AND status IN ('Active', 'Archived');
+
+CREATE TABLE audit (
+  seq INTEGER PRIMARY KEY,
+  time_ms INTEGER NOT NULL,
+  principal_id TEXT NOT NULL,
+  token_id TEXT,
+  credential_id TEXT,
+  method TEXT NOT NULL,
+  path TEXT NOT NULL,
+  body_sha256 TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  affected_ids TEXT NOT NULL DEFAULT '[]',
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+
+CREATE TABLE custody (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  key_id TEXT NOT NULL REFERENCES keys (id),
+  event TEXT NOT NULL,
+  delegated_to TEXT,
+  principal_id TEXT NOT NULL,
+  token_id TEXT,
+  audit_seq INTEGER NOT NULL REFERENCES audit (seq),
+  date_ms INTEGER NOT NULL
+);
+CREATE INDEX custody_by_key ON custody (key_id, seq);
+
+CREATE TABLE identity_objects (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL,
+  id TEXT NOT NULL,
+  json TEXT NOT NULL,
+  UNIQUE (kind, id)
+);
+)sql";
+
+constexpr std::array<std::string_view, 4> kMigrations = {kV1, kV2, kV3, kV4};
 
 Result<std::int64_t> user_version(Connection& connection) {
   auto text = connection.query_text("PRAGMA user_version", "read schema version");

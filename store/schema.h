@@ -23,16 +23,17 @@ Result<void> migrate(Connection& connection);
 namespace sql {
 
 // Column lists, in the order the store reads them.
-#define SIGNERD_KEY_COLUMNS                                                                                       \
+#define SIGNERD_KEY_COLUMNS                                                                                   \
   "seq, id, scheme, curve, public_key, name, status, custodial, owner_id, date_created_ms, date_deleted_ms, " \
-  "failure_reason"
+  "failure_reason, delegated_to, delay_delegation"
 #define SIGNERD_SIGNATURE_COLUMNS                                                                                 \
   "seq, id, key_id, requester_user_id, requester_token_id, request_body, request_digest, status, reason, r, s, " \
   "recid, encoded, network, external_id, date_requested_ms, date_signed_ms, signed_data, tx_hash"
 
 inline constexpr std::string_view kInsertKey =
     "INSERT INTO keys (id, scheme, curve, public_key, name, status, custodial, owner_id, date_created_ms, "
-    "date_deleted_ms, failure_reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    "date_deleted_ms, failure_reason, delegated_to, delay_delegation) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 inline constexpr std::string_view kGetKey = "SELECT " SIGNERD_KEY_COLUMNS " FROM keys WHERE id = ?1";
 // ?1 = before (exclusive), ?2 = limit + 1. INDEXED BY asserts the partial index keys_listed (the statement fails
 // to prepare if it cannot be used): left alone, the planner prefers keys_by_status and sorts every listed key.
@@ -40,6 +41,12 @@ inline constexpr std::string_view kListKeys =
     "SELECT " SIGNERD_KEY_COLUMNS
     " FROM keys INDEXED BY keys_listed WHERE status IN ('Active', 'Archived') AND seq < ?1 ORDER BY seq DESC "
     "LIMIT ?2";
+// ?1 = user, ?2 = before (exclusive), ?3 = limit + 1. INDEXED BY asserts the partial index keys_delegated, for the
+// same reason as above.
+inline constexpr std::string_view kListDelegatedKeys =
+    "SELECT " SIGNERD_KEY_COLUMNS
+    " FROM keys INDEXED BY keys_delegated WHERE delegated_to = ?1 AND status IN ('Active', 'Archived') AND seq < ?2 "
+    "ORDER BY seq DESC LIMIT ?3";
 inline constexpr std::string_view kKeysWithStatus =
     "SELECT " SIGNERD_KEY_COLUMNS " FROM keys WHERE status = ?1 ORDER BY seq";
 inline constexpr std::string_view kKeyStatus = "SELECT status FROM keys WHERE id = ?1";
@@ -50,6 +57,18 @@ inline constexpr std::string_view kTransitionKey =
     "WHERE id = ?1 AND status = ?2 RETURNING " SIGNERD_KEY_COLUMNS;
 inline constexpr std::string_view kRenameKey =
     "UPDATE keys SET name = ?2 WHERE id = ?1 RETURNING " SIGNERD_KEY_COLUMNS;
+// ?1 = id, ?2 = user. Repeats delegate_key's checks so that the statement alone can never delegate twice.
+inline constexpr std::string_view kDelegateKey =
+    "UPDATE keys SET delegated_to = ?2, custodial = 0 WHERE id = ?1 AND status = 'Active' AND delay_delegation = 1 "
+    "AND delegated_to IS NULL RETURNING " SIGNERD_KEY_COLUMNS;
+
+#define SIGNERD_CUSTODY_COLUMNS "seq, key_id, event, delegated_to, principal_id, token_id, audit_seq, date_ms"
+inline constexpr std::string_view kInsertCustody =
+    "INSERT INTO custody (key_id, event, delegated_to, principal_id, token_id, audit_seq, date_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+// Served by the index custody_by_key.
+inline constexpr std::string_view kCustodyOfKey =
+    "SELECT " SIGNERD_CUSTODY_COLUMNS " FROM custody WHERE key_id = ?1 ORDER BY seq";
 
 inline constexpr std::string_view kInsertSignature =
     "INSERT INTO signatures (id, key_id, requester_user_id, requester_token_id, request_body, request_digest, "
@@ -60,6 +79,7 @@ inline constexpr std::string_view kGetSignature =
 inline constexpr std::string_view kFindSignatureByExternalId =
     "SELECT " SIGNERD_SIGNATURE_COLUMNS " FROM signatures WHERE external_id = ?1";
 inline constexpr std::string_view kSignatureIdByExternalId = "SELECT id FROM signatures WHERE external_id = ?1";
+inline constexpr std::string_view kKeyCustody = "SELECT status, delegated_to FROM keys WHERE id = ?1";
 // ?1 = key id, ?2 = before (exclusive), ?3 = limit + 1. Served by the index signatures_by_key.
 inline constexpr std::string_view kListSignatures =
     "SELECT " SIGNERD_SIGNATURE_COLUMNS
@@ -75,6 +95,15 @@ inline constexpr std::string_view kGetWallet = "SELECT " SIGNERD_WALLET_COLUMNS 
 // ?1 = before (exclusive), ?2 = limit + 1. Served by the primary key.
 inline constexpr std::string_view kListWallets =
     "SELECT " SIGNERD_WALLET_COLUMNS " FROM wallets WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2";
+// ?1 = user, ?2 = before (exclusive), ?3 = limit + 1. The user's delegated keys (keys_delegated), then each key's
+// wallets (wallets_by_key), sorted: the sort only ever holds that one user's wallets. CROSS JOIN fixes that order;
+// the other one would walk every wallet in the store. The status term drops nothing (a wallet is only made on an
+// Active key, which never goes back to Creating or Failed) and lets the partial index keys_delegated serve the join.
+inline constexpr std::string_view kListDelegatedWallets =
+    "SELECT w.seq, w.id, w.network, w.address, w.key_id, w.name, w.status, w.custodial, w.external_id, w.tags, "
+    "w.owner_id, w.date_created_ms FROM keys AS k INDEXED BY keys_delegated CROSS JOIN wallets AS w "
+    "ON w.key_id = k.id WHERE k.delegated_to = ?1 AND k.status IN ('Active', 'Archived') AND w.seq < ?2 "
+    "ORDER BY w.seq DESC LIMIT ?3";
 // Served by the index wallets_by_key.
 inline constexpr std::string_view kListWalletsForKey =
     "SELECT " SIGNERD_WALLET_COLUMNS " FROM wallets WHERE key_id = ?1 ORDER BY seq";
@@ -85,6 +114,32 @@ inline constexpr std::string_view kUpdateWallet =
 inline constexpr std::string_view kSetWalletTags =
     "UPDATE wallets SET tags = ?2 WHERE id = ?1 RETURNING " SIGNERD_WALLET_COLUMNS;
 
+// --- identity objects
+
+// Replaces the document of an existing (kind, id) and keeps its seq, so load order stays creation order.
+inline constexpr std::string_view kPutIdentityObject =
+    "INSERT INTO identity_objects (kind, id, json) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (kind, id) DO UPDATE SET json = excluded.json";
+// Every object: a full pass over the table by its primary key is what is asked for.
+inline constexpr std::string_view kLoadIdentityObjects =
+    "SELECT seq, kind, id, json FROM identity_objects ORDER BY seq";
+
+// --- audit trail
+
+#define SIGNERD_AUDIT_COLUMNS                                                                               \
+  "seq, time_ms, principal_id, token_id, credential_id, method, path, body_sha256, outcome, affected_ids, " \
+  "prev_hash, hash"
+// The newest record: the chain's head, read inside every write that appends (never cached across writes, so a
+// rolled-back savepoint cannot leave a stale head behind). One step down the primary key.
+inline constexpr std::string_view kAuditHead = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1";
+inline constexpr std::string_view kInsertAudit =
+    "INSERT INTO audit (" SIGNERD_AUDIT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+// ?1 = before (exclusive), ?2 = limit + 1. Served by the primary key.
+inline constexpr std::string_view kListAudit =
+    "SELECT " SIGNERD_AUDIT_COLUMNS " FROM audit WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2";
+
+#undef SIGNERD_AUDIT_COLUMNS
+#undef SIGNERD_CUSTODY_COLUMNS
 #undef SIGNERD_WALLET_COLUMNS
 #undef SIGNERD_KEY_COLUMNS
 #undef SIGNERD_SIGNATURE_COLUMNS

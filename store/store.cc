@@ -10,13 +10,11 @@
 #include <boost/json/serialize.hpp>
 #include <cerrno>
 #include <cstring>
-#include <limits>
 #include <utility>
 
-#include "store/group_commit_writer.h"
-#include "store/read_pool.h"
 #include "store/schema.h"
 #include "store/sqlite.h"
+#include "store/store_impl.h"
 #include "store/testing.h"
 
 namespace signerd::store {
@@ -78,6 +76,8 @@ Result<KeyRecord> read_key(const Statement& row) {
   key.date_created_ms = row.int64(9);
   key.date_deleted_ms = row.optional_int64(10);
   key.failure_reason = row.optional_text(11);
+  key.delegated_to = row.optional_text(12);
+  key.delay_delegation = row.int64(13) != 0;
   return key;
 }
 
@@ -134,64 +134,53 @@ Result<WalletRecord> read_wallet(const Statement& row) {
   return w;
 }
 
-// Reads at most one row with `read_row`.
-template <class ReadRow>
-auto read_one(Statement& statement, ReadRow read_row)
-    -> Result<std::optional<typename std::invoke_result_t<ReadRow, const Statement&>::value_type>> {
-  auto row = statement.step();
-  if (!row) return std::unexpected(std::move(row.error()));
-  if (!*row) return std::nullopt;
-  auto item = read_row(statement);
-  if (!item) return std::unexpected(std::move(item.error()));
-  return std::move(*item);
+Result<CustodyRecord> read_custody(const Statement& row) {
+  CustodyRecord c;
+  c.seq = row.int64(0);
+  c.key_id = row.text(1);
+  c.custody.event = row.text(2);
+  c.custody.delegated_to = row.optional_text(3);
+  c.principal_id = row.text(4);
+  c.token_id = row.optional_text(5);
+  c.audit_seq = row.int64(6);
+  c.date_ms = row.int64(7);
+  return c;
 }
 
-// The statement was bound with LIMIT limit + 1: a row beyond `limit` only tells that more follow.
-template <class T, class ReadRow>
-Result<Page<T>> read_page(Statement& statement, int limit, ReadRow read_row) {
-  Page<T> page;
-  for (;;) {
-    auto row = statement.step();
-    if (!row) return std::unexpected(std::move(row.error()));
-    if (!*row) break;
-    if (page.items.size() == static_cast<std::size_t>(limit)) {
-      page.next_cursor = page.items.back().seq;
-      break;
-    }
-    auto item = read_row(statement);
-    if (!item) return std::unexpected(std::move(item.error()));
-    page.items.push_back(std::move(*item));
-  }
-  return page;
-}
-
-Result<void> check_limit(int limit) {
-  if (limit < 1) return fail(ErrorCode::kInvalidArgument, "limit must be at least 1");
+// Appends `audit` when there is one; for the writes whose audit record is optional.
+Result<void> append_audit_if(Connection& connection, const AuditEntry* audit) {
+  if (audit == nullptr) return {};
+  auto appended = append_audit_in(connection, *audit);
+  if (!appended) return std::unexpected(std::move(appended.error()));
   return {};
 }
 
-std::int64_t cursor_or_start(std::optional<std::int64_t> before) {
-  return before.value_or(std::numeric_limits<std::int64_t>::max());
+// Appends `audit`, then `custody` as the key's custody record caused by it: who and when come from the audit entry.
+Result<void> append_audit_and_custody(Connection& connection, std::string_view key_id, const AuditEntry& audit,
+                                      const CustodyEvent& custody) {
+  auto audit_seq = append_audit_in(connection, audit);
+  if (!audit_seq) return std::unexpected(std::move(audit_seq.error()));
+  auto insert = connection.prepare(sql::kInsertCustody, "append custody record");
+  if (!insert) return std::unexpected(std::move(insert.error()));
+  insert->bind_text(1, key_id)
+      .bind_text(2, custody.event)
+      .bind_optional_text(3, custody.delegated_to)
+      .bind_text(4, audit.principal_id)
+      .bind_optional_text(5, audit.token_id)
+      .bind_int(6, *audit_seq)
+      .bind_int(7, audit.time_ms);
+  return insert->run();
+}
+
+// Looks a key up on the writer's connection, inside the write that is about to change it.
+Result<std::optional<KeyRecord>> key_in_write(Connection& connection, std::string_view id, const char* operation) {
+  auto select = connection.prepare(sql::kGetKey, operation);
+  if (!select) return std::unexpected(std::move(select.error()));
+  select->bind_text(1, id);
+  return read_one(*select, read_key);
 }
 
 }  // namespace
-
-struct Store::Impl {
-  Impl(Connection writer_connection, std::vector<Connection> read_connections, unsigned max_batch)
-      : writer(std::move(writer_connection), max_batch), readers(std::move(read_connections)) {}
-  // Drain the writes first; then the readers close (reverse declaration order) before the writer's connection, so
-  // the last connection to close is the read-write one, which checkpoints the WAL into the database file.
-  ~Impl() { writer.stop(); }
-
-  template <class Fn>
-  auto read(Fn&& fn) {
-    auto lease = readers.acquire();
-    return fn(*lease);
-  }
-
-  GroupCommitWriter writer;
-  ReadPool readers;
-};
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;
@@ -232,7 +221,9 @@ Result<void> Store::insert_key(const KeyRecord& key) {
         .bind_text(8, key.owner_id)
         .bind_int(9, key.date_created_ms)
         .bind_optional_int(10, key.date_deleted_ms)
-        .bind_optional_text(11, key.failure_reason);
+        .bind_optional_text(11, key.failure_reason)
+        .bind_optional_text(12, key.delegated_to)
+        .bind_int(13, key.delay_delegation ? 1 : 0);
     auto inserted = insert->run();
     if (!inserted && (insert->last_error() == SQLITE_CONSTRAINT_UNIQUE ||
                       insert->last_error() == SQLITE_CONSTRAINT_PRIMARYKEY)) {
@@ -251,9 +242,16 @@ Result<std::optional<KeyRecord>> Store::get_key(std::string_view id) {
   });
 }
 
-Result<Page<KeyRecord>> Store::list_keys(std::optional<std::int64_t> before, int limit) {
+Result<Page<KeyRecord>> Store::list_keys(std::optional<std::int64_t> before, int limit,
+                                         std::optional<std::string_view> delegated_to) {
   if (auto valid = check_limit(limit); !valid) return std::unexpected(std::move(valid.error()));
   return impl_->read([&](Connection& connection) -> Result<Page<KeyRecord>> {
+    if (delegated_to) {
+      auto select = connection.prepare(sql::kListDelegatedKeys, "list delegated keys");
+      if (!select) return std::unexpected(std::move(select.error()));
+      select->bind_text(1, *delegated_to).bind_int(2, cursor_or_start(before)).bind_int(3, std::int64_t{limit} + 1);
+      return read_page<KeyRecord>(*select, limit, read_key);
+    }
     auto select = connection.prepare(sql::kListKeys, "list keys");
     if (!select) return std::unexpected(std::move(select.error()));
     select->bind_int(1, cursor_or_start(before)).bind_int(2, std::int64_t{limit} + 1);
@@ -266,18 +264,13 @@ Result<std::vector<KeyRecord>> Store::keys_with_status(KeyStatus status) {
     auto select = connection.prepare(sql::kKeysWithStatus, "list keys by status");
     if (!select) return std::unexpected(std::move(select.error()));
     select->bind_text(1, to_string(status));
-    std::vector<KeyRecord> keys;
-    for (;;) {
-      auto key = read_one(*select, read_key);
-      if (!key) return std::unexpected(std::move(key.error()));
-      if (!*key) return keys;
-      keys.push_back(std::move(**key));
-    }
+    return read_all(*select, read_key);
   });
 }
 
-Result<KeyRecord> Store::transition_key(std::string_view id, const KeyTransition& t) {
+Result<KeyRecord> Store::transition_key(std::string_view id, const KeyTransition& t, const AuditEntry* audit) {
   return impl_->writer.write([&](Connection& connection) -> Result<KeyRecord> {
+    std::optional<KeyRecord> moved;
     {
       auto update = connection.prepare(sql::kTransitionKey, "transition key");
       if (!update) return std::unexpected(std::move(update.error()));
@@ -291,8 +284,20 @@ Result<KeyRecord> Store::transition_key(std::string_view id, const KeyTransition
       if (!updated) return std::unexpected(std::move(updated.error()));
       if (*updated) {
         if (auto finished = update->run(); !finished) return std::unexpected(std::move(finished.error()));
-        return std::move(**updated);
+        moved = std::move(*updated);
       }
+    }
+    if (moved) {
+      // A custody event is recorded only with the audit record of the request behind it (custody_of_key reports
+      // who and when from there); without one it is ignored.
+      if (audit != nullptr && t.custody) {
+        if (auto appended = append_audit_and_custody(connection, id, *audit, *t.custody); !appended) {
+          return std::unexpected(std::move(appended.error()));
+        }
+      } else if (auto appended = append_audit_if(connection, audit); !appended) {
+        return std::unexpected(std::move(appended.error()));
+      }
+      return std::move(*moved);
     }
     // Nothing matched: tell a missing key from one in another status.
     auto select = connection.prepare(sql::kKeyStatus, "transition key");
@@ -306,7 +311,7 @@ Result<KeyRecord> Store::transition_key(std::string_view id, const KeyTransition
   });
 }
 
-Result<KeyRecord> Store::rename_key(std::string_view id, std::optional<std::string> name) {
+Result<KeyRecord> Store::rename_key(std::string_view id, std::optional<std::string> name, const AuditEntry* audit) {
   return impl_->writer.write([&](Connection& connection) -> Result<KeyRecord> {
     auto update = connection.prepare(sql::kRenameKey, "rename key");
     if (!update) return std::unexpected(std::move(update.error()));
@@ -315,7 +320,53 @@ Result<KeyRecord> Store::rename_key(std::string_view id, std::optional<std::stri
     if (!updated) return std::unexpected(std::move(updated.error()));
     if (!*updated) return fail(ErrorCode::kNotFound, "key " + std::string(id) + " not found");
     if (auto finished = update->run(); !finished) return std::unexpected(std::move(finished.error()));
+    if (auto appended = append_audit_if(connection, audit); !appended) return std::unexpected(appended.error());
     return std::move(**updated);
+  });
+}
+
+Result<KeyRecord> Store::delegate_key(std::string_view id, std::string_view user_id, const AuditEntry& audit) {
+  if (user_id.empty()) return fail(ErrorCode::kInvalidArgument, "delegate key: the user id is empty");
+  return impl_->writer.write([&](Connection& connection) -> Result<KeyRecord> {
+    // Checked inside the write: the writer is the only writer, so the answers hold until this write commits.
+    const std::string key_id(id);
+    auto current = key_in_write(connection, id, "delegate key");
+    if (!current) return std::unexpected(std::move(current.error()));
+    if (!*current) return fail(ErrorCode::kNotFound, "key " + key_id + " not found");
+    const KeyRecord& key = **current;
+    if (key.status != KeyStatus::kActive) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "key " + key_id + " is " + to_string(key.status) + "; only an Active key can be delegated");
+    }
+    if (key.delegated_to) return fail(ErrorCode::kInvalidArgument, "key " + key_id + " is already delegated");
+    if (!key.delay_delegation) {
+      return fail(ErrorCode::kInvalidArgument, "key " + key_id + " was not created with delayDelegation: true");
+    }
+    std::optional<KeyRecord> delegated;
+    {
+      auto update = connection.prepare(sql::kDelegateKey, "delegate key");
+      if (!update) return std::unexpected(std::move(update.error()));
+      update->bind_text(1, id).bind_text(2, user_id);
+      auto updated = read_one(*update, read_key);
+      if (!updated) return std::unexpected(std::move(updated.error()));
+      if (!*updated) return fail(ErrorCode::kInternal, "store: key " + key_id + " changed while being delegated");
+      if (auto finished = update->run(); !finished) return std::unexpected(std::move(finished.error()));
+      delegated = std::move(*updated);
+    }
+    const CustodyEvent custody{.event = "Delegated", .delegated_to = std::string(user_id)};
+    if (auto appended = append_audit_and_custody(connection, id, audit, custody); !appended) {
+      return std::unexpected(std::move(appended.error()));
+    }
+    return std::move(*delegated);
+  });
+}
+
+Result<std::vector<CustodyRecord>> Store::custody_of_key(std::string_view key_id) {
+  return impl_->read([&](Connection& connection) -> Result<std::vector<CustodyRecord>> {
+    auto select = connection.prepare(sql::kCustodyOfKey, "read custody of key");
+    if (!select) return std::unexpected(std::move(select.error()));
+    select->bind_text(1, key_id);
+    return read_all(*select, read_custody);
   });
 }
 
@@ -324,7 +375,26 @@ Result<KeyRecord> Store::rename_key(std::string_view id, std::optional<std::stri
 namespace {
 
 // The write behind insert_signature and insert_signature_async.
-Result<void> write_signature(Connection& connection, const SignatureRecord& sig) {
+Result<void> write_signature(Connection& connection, const SignatureRecord& sig, const AuditEntry* audit) {
+  {
+    // The key's state is checked again inside the write that records the signature: an archive or a delegation
+    // that committed while the HSM was signing wins, and the signature is never recorded (nor returned).
+    auto select = connection.prepare(sql::kKeyCustody, "insert signature");
+    if (!select) return std::unexpected(std::move(select.error()));
+    select->bind_text(1, sig.key_id);
+    auto row = read_one(*select, [](const Statement& r) -> Result<std::pair<std::string, std::optional<std::string>>> {
+      return std::pair{r.text(0), r.optional_text(1)};
+    });
+    if (!row) return std::unexpected(std::move(row.error()));
+    if (!*row) return fail(ErrorCode::kNotFound, "key " + sig.key_id + " not found");
+    if ((*row)->first != "Active") {
+      return fail(ErrorCode::kInvalidArgument, "key " + sig.key_id + " is " + (*row)->first + " and cannot sign");
+    }
+    if ((*row)->second && *(*row)->second != sig.requester_user_id) {
+      return fail(ErrorCode::kPermissionDenied,
+                  "permission denied: key " + sig.key_id + " is delegated to an end user; only that user can sign");
+    }
+  }
   if (sig.external_id) {
     // Looked up inside the write: the writer is the only writer, so the answer holds until this write commits.
     auto select = connection.prepare(sql::kSignatureIdByExternalId, "insert signature");
@@ -359,7 +429,7 @@ Result<void> write_signature(Connection& connection, const SignatureRecord& sig)
       .bind_optional_text(17, sig.signed_data)
       .bind_optional_text(18, sig.tx_hash);
   auto inserted = insert->run();
-  if (inserted) return {};
+  if (inserted) return append_audit_if(connection, audit);
   switch (insert->last_error()) {
     case SQLITE_CONSTRAINT_UNIQUE:
     case SQLITE_CONSTRAINT_PRIMARYKEY:
@@ -371,17 +441,21 @@ Result<void> write_signature(Connection& connection, const SignatureRecord& sig)
 
 }  // namespace
 
-Result<void> Store::insert_signature(const SignatureRecord& sig) {
-  return impl_->writer.write([&](Connection& connection) { return write_signature(connection, sig); });
+Result<void> Store::insert_signature(const SignatureRecord& sig, const AuditEntry* audit) {
+  return impl_->writer.write([&](Connection& connection) { return write_signature(connection, sig, audit); });
 }
 
 Result<void> Store::check_writable() {
   return impl_->writer.write([](Connection& connection) { return connection.exec("SELECT 1", "check writable"); });
 }
 
-void Store::insert_signature_async(SignatureRecord sig, std::function<void(Result<void>)> done) {
+void Store::insert_signature_async(SignatureRecord sig, std::function<void(Result<void>)> done,
+                                   std::optional<AuditEntry> audit) {
   impl_->writer.write_async(
-      [sig = std::move(sig)](Connection& connection) { return write_signature(connection, sig); }, std::move(done));
+      [sig = std::move(sig), audit = std::move(audit)](Connection& connection) {
+        return write_signature(connection, sig, audit ? &*audit : nullptr);
+      },
+      std::move(done));
 }
 
 Result<std::optional<SignatureRecord>> Store::get_signature(std::string_view key_id, std::string_view signature_id) {
@@ -415,7 +489,7 @@ Result<Page<SignatureRecord>> Store::list_signatures(std::string_view key_id, st
 
 // --- wallets
 
-Result<void> Store::insert_wallet(const WalletRecord& wallet) {
+Result<void> Store::insert_wallet(const WalletRecord& wallet, const AuditEntry* audit) {
   return impl_->writer.write([&](Connection& connection) -> Result<void> {
     auto insert = connection.prepare(sql::kInsertWallet, "insert wallet");
     if (!insert) return std::unexpected(std::move(insert.error()));
@@ -431,7 +505,7 @@ Result<void> Store::insert_wallet(const WalletRecord& wallet) {
         .bind_text(10, wallet.owner_id)
         .bind_int(11, wallet.date_created_ms);
     auto inserted = insert->run();
-    if (inserted) return {};
+    if (inserted) return append_audit_if(connection, audit);
     switch (insert->last_error()) {
       case SQLITE_CONSTRAINT_UNIQUE:
       case SQLITE_CONSTRAINT_PRIMARYKEY: return fail(ErrorCode::kConflict, "wallet " + wallet.id + " already exists");
@@ -450,9 +524,16 @@ Result<std::optional<WalletRecord>> Store::get_wallet(std::string_view id) {
   });
 }
 
-Result<Page<WalletRecord>> Store::list_wallets(std::optional<std::int64_t> before, int limit) {
+Result<Page<WalletRecord>> Store::list_wallets(std::optional<std::int64_t> before, int limit,
+                                               std::optional<std::string_view> delegated_to) {
   if (auto valid = check_limit(limit); !valid) return std::unexpected(std::move(valid.error()));
   return impl_->read([&](Connection& connection) -> Result<Page<WalletRecord>> {
+    if (delegated_to) {
+      auto select = connection.prepare(sql::kListDelegatedWallets, "list delegated wallets");
+      if (!select) return std::unexpected(std::move(select.error()));
+      select->bind_text(1, *delegated_to).bind_int(2, cursor_or_start(before)).bind_int(3, std::int64_t{limit} + 1);
+      return read_page<WalletRecord>(*select, limit, read_wallet);
+    }
     auto select = connection.prepare(sql::kListWallets, "list wallets");
     if (!select) return std::unexpected(std::move(select.error()));
     select->bind_int(1, cursor_or_start(before)).bind_int(2, std::int64_t{limit} + 1);
@@ -465,30 +546,26 @@ Result<std::vector<WalletRecord>> Store::list_wallets_for_key(std::string_view k
     auto select = connection.prepare(sql::kListWalletsForKey, "list wallets of key");
     if (!select) return std::unexpected(std::move(select.error()));
     select->bind_text(1, key_id);
-    std::vector<WalletRecord> wallets;
-    for (;;) {
-      auto wallet = read_one(*select, read_wallet);
-      if (!wallet) return std::unexpected(std::move(wallet.error()));
-      if (!*wallet) return wallets;
-      wallets.push_back(std::move(**wallet));
-    }
+    return read_all(*select, read_wallet);
   });
 }
 
 namespace {
 
-// Runs an UPDATE … RETURNING on one wallet. kNotFound when no row matched.
-Result<WalletRecord> update_one_wallet(Statement& update, std::string_view id) {
+// Runs an UPDATE … RETURNING on one wallet, then appends `audit` when given. kNotFound when no row matched.
+Result<WalletRecord> update_one_wallet(Connection& connection, Statement& update, std::string_view id,
+                                       const AuditEntry* audit) {
   auto updated = read_one(update, read_wallet);
   if (!updated) return std::unexpected(std::move(updated.error()));
   if (!*updated) return fail(ErrorCode::kNotFound, "wallet " + std::string(id) + " not found");
   if (auto finished = update.run(); !finished) return std::unexpected(std::move(finished.error()));
+  if (auto appended = append_audit_if(connection, audit); !appended) return std::unexpected(appended.error());
   return std::move(**updated);
 }
 
 }  // namespace
 
-Result<WalletRecord> Store::update_wallet(std::string_view id, const WalletUpdate& u) {
+Result<WalletRecord> Store::update_wallet(std::string_view id, const WalletUpdate& u, const AuditEntry* audit) {
   return impl_->writer.write([&](Connection& connection) -> Result<WalletRecord> {
     auto update = connection.prepare(sql::kUpdateWallet, "update wallet");
     if (!update) return std::unexpected(std::move(update.error()));
@@ -497,16 +574,17 @@ Result<WalletRecord> Store::update_wallet(std::string_view id, const WalletUpdat
         .bind_optional_text(3, u.name.value_or(std::nullopt))
         .bind_int(4, u.external_id ? 1 : 0)
         .bind_optional_text(5, u.external_id.value_or(std::nullopt));
-    return update_one_wallet(*update, id);
+    return update_one_wallet(connection, *update, id, audit);
   });
 }
 
-Result<WalletRecord> Store::set_wallet_tags(std::string_view id, const std::vector<std::string>& tags) {
+Result<WalletRecord> Store::set_wallet_tags(std::string_view id, const std::vector<std::string>& tags,
+                                            const AuditEntry* audit) {
   return impl_->writer.write([&](Connection& connection) -> Result<WalletRecord> {
     auto update = connection.prepare(sql::kSetWalletTags, "set wallet tags");
     if (!update) return std::unexpected(std::move(update.error()));
     update->bind_text(1, id).bind_text(2, tags_json(tags));
-    return update_one_wallet(*update, id);
+    return update_one_wallet(connection, *update, id, audit);
   });
 }
 
@@ -520,6 +598,10 @@ Result<std::string> StoreTestPeer::writer_pragma(Store& store, const std::string
 Result<std::string> StoreTestPeer::reader_pragma(Store& store, const std::string& name) {
   return store.impl_->read(
       [&](Connection& connection) { return connection.query_text("PRAGMA " + name, "read pragma"); });
+}
+
+Result<std::int64_t> StoreTestPeer::append_audit(Connection& connection, const AuditEntry& entry) {
+  return append_audit_in(connection, entry);
 }
 
 std::vector<Result<void>> StoreTestPeer::write_together(

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/audit_chain.h"
 #include "common/error.h"
 
 namespace signerd::store {
@@ -39,7 +40,36 @@ struct KeyRecord {
   std::int64_t date_created_ms = 0;  // Unix epoch milliseconds
   std::optional<std::int64_t> date_deleted_ms;
   std::optional<std::string> failure_reason;  // set when status is Failed
+  // Delegation (custody): the end user ("us-…") the key belongs to; custodial is then false. A key created with
+  // delay_delegation stays custodial until delegate_key hands it over, once.
+  std::optional<std::string> delegated_to;
+  bool delay_delegation = false;
   std::int64_t seq = 0;              // assigned by the store on insert; orders lists
+};
+
+// One entry of a key's custody history (append-only).
+struct CustodyEvent {
+  std::string event;                         // "CreatedCustodial" | "CreatedDelegated" | "DelegationPending" | "Delegated"
+  std::optional<std::string> delegated_to;   // the end user, for CreatedDelegated and Delegated
+};
+
+struct CustodyRecord {
+  std::int64_t seq = 0;
+  std::string key_id;
+  CustodyEvent custody;
+  std::string principal_id;                  // who caused it (from the audit entry written with it)
+  std::optional<std::string> token_id;
+  std::int64_t audit_seq = 0;                // the audit record of the request that caused it
+  std::int64_t date_ms = 0;
+};
+
+// An identity entity (org, user, credential, token, permission, assignment) kept as a JSON document. core keeps
+// them all in memory and writes them through; the store only persists and loads them.
+struct IdentityObject {
+  std::string kind;                  // "org" | "user" | "credential" | "token" | "permission" | "assignment"
+  std::string id;                    // unique within its kind
+  std::string json;                  // the document
+  std::int64_t seq = 0;              // assigned by the store on first insert; kept on update
 };
 
 struct SignatureRecord {
@@ -107,26 +137,39 @@ class Store {
   // --- keys
   Result<void> insert_key(const KeyRecord& key);  // kConflict when the id exists
   Result<std::optional<KeyRecord>> get_key(std::string_view id);
-  Result<Page<KeyRecord>> list_keys(std::optional<std::int64_t> before, int limit);  // excludes Creating and Failed
+  // Excludes Creating and Failed. With `delegated_to`, only the keys delegated to that user.
+  Result<Page<KeyRecord>> list_keys(std::optional<std::int64_t> before, int limit,
+                                    std::optional<std::string_view> delegated_to = std::nullopt);
   Result<std::vector<KeyRecord>> keys_with_status(KeyStatus status);              // for start-up reconciliation
   // Moves a key from `from` to `to` and sets the given fields (public key when activating, date_deleted when
   // archiving, reason when failing). kNotFound when no such key; kConflict when its status is not `from`.
+  // Every write below that takes `audit` appends that audit record (affected ids as given) in the same transaction
+  // as the change, and `custody` (when given) as a custody record linked to it; both vanish if the change fails.
   struct KeyTransition {
     KeyStatus from;
     KeyStatus to;
     std::optional<std::string> public_key;
     std::optional<std::int64_t> date_deleted_ms;
     std::optional<std::string> failure_reason;
+    std::optional<CustodyEvent> custody;   // written only together with an audit record
   };
-  Result<KeyRecord> transition_key(std::string_view id, const KeyTransition& t);
-  Result<KeyRecord> rename_key(std::string_view id, std::optional<std::string> name);  // kNotFound
+  Result<KeyRecord> transition_key(std::string_view id, const KeyTransition& t, const AuditEntry* audit = nullptr);
+  Result<KeyRecord> rename_key(std::string_view id, std::optional<std::string> name,
+                               const AuditEntry* audit = nullptr);  // kNotFound
+  // Hands a key created with delay_delegation to `user_id`: delegated_to set, custodial false, custody record
+  // "Delegated". kNotFound when no such key; kInvalidArgument when the key is not Active, was not created with
+  // delay_delegation, or is already delegated (delegation happens once and is one-way).
+  Result<KeyRecord> delegate_key(std::string_view id, std::string_view user_id, const AuditEntry& audit);
+  // The key's custody history, oldest first.
+  Result<std::vector<CustodyRecord>> custody_of_key(std::string_view key_id);
 
   // --- signatures
   // kConflict when external_id is already bound; the error's details then hold {"duplicate":{"id","externalId"}}.
-  Result<void> insert_signature(const SignatureRecord& sig);
+  Result<void> insert_signature(const SignatureRecord& sig, const AuditEntry* audit = nullptr);
   // The same without blocking: `done` runs on the store's writer thread once the write is durable (or failed). It
   // must be quick and must not call the store's blocking writes.
-  void insert_signature_async(SignatureRecord sig, std::function<void(Result<void>)> done);
+  void insert_signature_async(SignatureRecord sig, std::function<void(Result<void>)> done,
+                              std::optional<AuditEntry> audit = std::nullopt);
   Result<std::optional<SignatureRecord>> get_signature(std::string_view key_id, std::string_view signature_id);
   Result<std::optional<SignatureRecord>> find_signature_by_external_id(std::string_view external_id);
   Result<Page<SignatureRecord>> list_signatures(std::string_view key_id, std::optional<std::int64_t> before,
@@ -134,17 +177,34 @@ class Store {
 
   // --- wallets
   // kConflict when the id exists; kNotFound when the key does not exist.
-  Result<void> insert_wallet(const WalletRecord& wallet);
+  Result<void> insert_wallet(const WalletRecord& wallet, const AuditEntry* audit = nullptr);
   Result<std::optional<WalletRecord>> get_wallet(std::string_view id);
-  Result<Page<WalletRecord>> list_wallets(std::optional<std::int64_t> before, int limit);  // newest first
+  // Newest first. With `delegated_to`, only wallets whose key is delegated to that user.
+  Result<Page<WalletRecord>> list_wallets(std::optional<std::int64_t> before, int limit,
+                                          std::optional<std::string_view> delegated_to = std::nullopt);
   Result<std::vector<WalletRecord>> list_wallets_for_key(std::string_view key_id);       // oldest first
   // Fields to change: an engaged outer optional sets the field (to a value, or clears it with nullopt).
   struct WalletUpdate {
     std::optional<std::optional<std::string>> name;
     std::optional<std::optional<std::string>> external_id;
   };
-  Result<WalletRecord> update_wallet(std::string_view id, const WalletUpdate& update);  // kNotFound
-  Result<WalletRecord> set_wallet_tags(std::string_view id, const std::vector<std::string>& tags);  // kNotFound
+  Result<WalletRecord> update_wallet(std::string_view id, const WalletUpdate& update,
+                                    const AuditEntry* audit = nullptr);  // kNotFound
+  Result<WalletRecord> set_wallet_tags(std::string_view id, const std::vector<std::string>& tags,
+                                       const AuditEntry* audit = nullptr);  // kNotFound
+
+  // --- identity (see IdentityObject)
+  // Inserts or replaces each object (by kind and id) and appends `audit`, all in one transaction.
+  Result<void> put_identity_objects(const std::vector<IdentityObject>& objects, const AuditEntry* audit);
+  Result<std::vector<IdentityObject>> load_identity_objects();  // every object, oldest first
+
+  // --- audit trail (common/audit_chain.h)
+  // Appends a record on its own: for requests that changed nothing (refused or failed) but are still audited.
+  Result<void> append_audit(const AuditEntry& entry);
+  // The same without blocking (callable from the writer thread's callbacks); `done`, if any, runs on the writer
+  // thread.
+  void append_audit_async(AuditEntry entry, std::function<void(Result<void>)> done = {});
+  Result<Page<AuditRecord>> list_audit(std::optional<std::int64_t> before, int limit);  // newest first
 
   StoreStats stats() const;
 

@@ -16,6 +16,10 @@ struct StoreTestPeer {
   static Result<std::string> writer_pragma(Store& store, const std::string& name);
   static Result<std::string> reader_pragma(Store& store, const std::string& name);
 
+  // The store's audit append (store_impl.h), for writes queued with write_together: appends `entry` after the
+  // chain's head inside the running write and returns its seq.
+  static Result<std::int64_t> append_audit(Connection& connection, const AuditEntry& entry);
+
   // Queues `writes` at once, so they commit (or fail) as one batch; results in order.
   static std::vector<Result<void>> write_together(Store& store,
                                                   std::vector<std::function<Result<void>(Connection&)>> writes);

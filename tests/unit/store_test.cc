@@ -58,8 +58,8 @@ SignatureRecord make_signature(const std::string& id, const std::string& key_id,
 }
 
 auto fields(const KeyRecord& k) {
-  return std::tie(k.id, k.scheme, k.curve, k.public_key, k.name, k.status, k.custodial, k.owner_id,
-                  k.date_created_ms, k.date_deleted_ms, k.failure_reason);
+  return std::tie(k.id, k.scheme, k.curve, k.public_key, k.name, k.status, k.custodial, k.owner_id, k.date_created_ms,
+                  k.date_deleted_ms, k.failure_reason, k.delegated_to, k.delay_delegation);
 }
 
 auto fields(const SignatureRecord& s) {
@@ -146,8 +146,8 @@ TEST_F(StoreTest, MigrationsApplyOnNewFileAndAreIdempotentOnReopen) {
                              "LIKE 'sqlite%' ORDER BY name)",
                              "test")
                 .value(),
-            "keys,keys_by_status,keys_listed,signatures,signatures_by_external_id,signatures_by_key,wallets,"
-            "wallets_by_key");
+            "audit,custody,custody_by_key,identity_objects,keys,keys_by_status,keys_delegated,keys_listed,signatures,"
+            "signatures_by_external_id,signatures_by_key,wallets,wallets_by_key");
 }
 
 TEST_F(StoreTest, AVersionOneDatabaseMigratesAndKeepsItsRows) {
@@ -184,6 +184,60 @@ TEST_F(StoreTest, AVersionOneDatabaseMigratesAndKeepsItsRows) {
   ASSERT_TRUE(got && *got);
   EXPECT_EQ((*got)->signed_data, "0x02f8");
   EXPECT_EQ((*got)->tx_hash, "0xabcd");
+}
+
+TEST_F(StoreTest, AVersionThreeDatabaseMigratesToFourAndKeepsItsRows) {
+  ASSERT_EQ(schema_version(), 4);
+  {
+    // A database as the wallets release left it: migrations 1 to 3, a key with a wallet and a signature.
+    std::ofstream(db_path()).close();
+    auto connection = Connection::open(db_path(), OpenMode::kReadWrite);
+    ASSERT_TRUE(connection);
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(connection->exec(std::string(migrations()[i]), "test"));
+    ASSERT_TRUE(connection->exec(
+        "PRAGMA user_version = 3;"
+        "INSERT INTO keys (id, scheme, curve, public_key, status, custodial, owner_id, date_created_ms) "
+        "VALUES ('key-v3', 'ECDSA', 'secp256k1', '02aa', 'Active', 1, 'us-1', 1);"
+        "INSERT INTO wallets (id, network, key_id, status, custodial, owner_id, date_created_ms) "
+        "VALUES ('wa-v3', 'Ethereum', 'key-v3', 'Active', 1, 'us-1', 2);"
+        "INSERT INTO signatures (id, key_id, requester_user_id, request_body, request_digest, status, "
+        "date_requested_ms) VALUES ('sig-v3', 'key-v3', 'us-1', '{}', 'd', 'Signed', 3);",
+        "test"));
+  }
+  auto store = open_store();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(StoreTestPeer::writer_pragma(*store, "user_version").value(), "4");
+  auto key = store->get_key("key-v3");
+  ASSERT_TRUE(key && *key);
+  EXPECT_FALSE((*key)->delegated_to);
+  EXPECT_FALSE((*key)->delay_delegation);
+  EXPECT_TRUE((*key)->custodial);
+  EXPECT_TRUE(store->get_wallet("wa-v3").value());
+  EXPECT_TRUE(store->get_signature("key-v3", "sig-v3").value());
+  EXPECT_TRUE(store->list_audit(std::nullopt, 10)->items.empty());
+  EXPECT_TRUE(store->list_keys(std::nullopt, 10, "us-1")->items.empty());
+  // An old key was not created with delayDelegation; new keys and the new tables work.
+  AuditEntry audit{.time_ms = 5,
+                   .principal_id = "us-1",
+                   .method = "POST",
+                   .path = "/keys/key-v3/delegate",
+                   .body_sha256 = std::string(64, '0'),
+                   .outcome = "ok"};
+  EXPECT_EQ(store->delegate_key("key-v3", "us-2", audit).error().code, ErrorCode::kInvalidArgument);
+  KeyRecord delayed = make_key("key-v4");
+  delayed.delay_delegation = true;
+  ASSERT_TRUE(store->insert_key(delayed));
+  ASSERT_TRUE(store->delegate_key("key-v4", "us-2", audit));
+  EXPECT_EQ(store->list_keys(std::nullopt, 10, "us-2")->items.size(), 1u);
+  EXPECT_EQ(store->list_wallets(std::nullopt, 10)->items.size(), 1u);
+  ASSERT_EQ(store->list_audit(std::nullopt, 10)->items.size(), 1u);
+  EXPECT_EQ(store->custody_of_key("key-v4")->size(), 1u);
+  // A CHECK constraint came with the new column.
+  auto connection = Connection::open(db_path(), OpenMode::kReadWrite);
+  ASSERT_TRUE(connection);
+  auto bad = connection->exec("UPDATE keys SET delay_delegation = 2 WHERE id = 'key-v3'", "test");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::kConflict);
 }
 
 TEST_F(StoreTest, RefusesDatabaseWithNewerSchema) {
@@ -251,8 +305,9 @@ TEST_F(StoreTest, ListQueriesAreServedByIndexes) {
   ASSERT_NE(open_store(), nullptr);
   auto connection = Connection::open(db_path(), OpenMode::kReadOnly);
   ASSERT_TRUE(connection);
-  for (auto query : {sql::kListKeys, sql::kListSignatures, sql::kKeysWithStatus, sql::kGetSignature,
-                     sql::kFindSignatureByExternalId, sql::kSignatureIdByExternalId, sql::kGetKey, sql::kKeyStatus}) {
+  for (auto query : {sql::kListKeys, sql::kListDelegatedKeys, sql::kListSignatures, sql::kKeysWithStatus,
+                     sql::kGetSignature, sql::kFindSignatureByExternalId, sql::kSignatureIdByExternalId, sql::kGetKey,
+                     sql::kKeyStatus, sql::kCustodyOfKey, sql::kListAudit}) {
     expect_served_by_one_index(*connection, query);
   }
 }
@@ -271,7 +326,13 @@ TEST_F(StoreTest, InsertAndGetKeyRoundTripsEveryField) {
   full.date_deleted_ms = kCreatedMs + 1000;
   KeyRecord failed = make_key("key-failed", KeyStatus::kFailed);
   failed.failure_reason = "HSM refused";
-  const KeyRecord cases[] = {make_key("key-minimal"), make_key("key-creating", KeyStatus::kCreating), full, failed};
+  KeyRecord delegated = make_key("key-delegated");
+  delegated.delegated_to = "us-end";
+  delegated.custodial = false;
+  KeyRecord delayed = make_key("key-delayed");
+  delayed.delay_delegation = true;
+  const KeyRecord cases[] = {
+      make_key("key-minimal"), make_key("key-creating", KeyStatus::kCreating), full, failed, delegated, delayed};
   std::int64_t last_seq = 0;
   for (const auto& key : cases) {
     SCOPED_TRACE(key.id);

@@ -144,12 +144,67 @@ TEST_F(StoreWalletsTest, SetTagsReplacesTheList) {
   EXPECT_EQ(store_->set_wallet_tags("wa-none", {}).error().code, ErrorCode::kNotFound);
 }
 
+TEST_F(StoreWalletsTest, ListFilteredByDelegatedUserFollowsTheKeys) {
+  // us-1 has two keys with wallets made in turns (the list merges them by wallet seq), another user and a custodial
+  // key have wallets in between, and a key made with delayDelegation joins us-1 later.
+  KeyRecord k1 = make_key("key-us1-a"), k2 = make_key("key-us1-b"), other = make_key("key-us2"),
+            later = make_key("key-later");
+  k1.delegated_to = k2.delegated_to = "us-1";
+  other.delegated_to = "us-2";
+  later.delay_delegation = true;
+  for (const auto& k : {k1, k2, other, later}) ASSERT_TRUE(store_->insert_key(k));
+  std::vector<std::string> expected;
+  for (int i = 0; i < 4; ++i) {
+    const std::string n = std::to_string(i);
+    ASSERT_TRUE(store_->insert_wallet(make_wallet("wa-a" + n, "key-us1-a")));
+    ASSERT_TRUE(store_->insert_wallet(make_wallet("wa-other" + n, "key-us2")));
+    ASSERT_TRUE(store_->insert_wallet(make_wallet("wa-b" + n, "key-us1-b")));
+    ASSERT_TRUE(store_->insert_wallet(make_wallet("wa-custodial" + n, "key-1")));
+    ASSERT_TRUE(store_->insert_wallet(make_wallet("wa-later" + n, "key-later")));
+    expected.insert(expected.begin(), {"wa-later" + n, "wa-b" + n, "wa-a" + n});
+  }
+  auto list = [&](int limit) {
+    std::vector<std::string> ids;
+    std::optional<std::int64_t> cursor;
+    do {
+      auto page = store_->list_wallets(cursor, limit, "us-1");
+      EXPECT_TRUE(page) << page.error().message;
+      if (!page) break;
+      EXPECT_LE(page->items.size(), static_cast<std::size_t>(limit));
+      for (const auto& w : page->items) ids.push_back(w.id);
+      cursor = page->next_cursor;
+    } while (cursor);
+    return ids;
+  };
+  std::vector<std::string> before_delegation;
+  for (const auto& id : expected) {
+    if (!id.starts_with("wa-later")) before_delegation.push_back(id);
+  }
+  EXPECT_EQ(list(3), before_delegation);
+  const AuditEntry audit{.time_ms = 1,
+                         .principal_id = "us-admin",
+                         .method = "POST",
+                         .path = "/keys/key-later/delegate",
+                         .body_sha256 = std::string(64, '0'),
+                         .outcome = "ok"};
+  ASSERT_TRUE(store_->delegate_key("key-later", "us-1", audit));
+  for (int limit : {1, 2, 5, 12, 100}) {
+    SCOPED_TRACE(limit);
+    EXPECT_EQ(list(limit), expected);
+  }
+  EXPECT_TRUE(store_->list_wallets(std::nullopt, 10, "us-none")->items.empty());
+  EXPECT_EQ(store_->list_wallets(std::nullopt, 100)->items.size(), 20u);  // unfiltered: every wallet
+}
+
 TEST_F(StoreWalletsTest, WalletQueriesAreServedByIndexes) {
   auto connection = Connection::open(dir_.path() / "signerd.db", OpenMode::kReadOnly);
   ASSERT_TRUE(connection);
   for (auto query : {sql::kGetWallet, sql::kListWallets, sql::kListWalletsForKey}) {
     expect_served_by_one_index(*connection, query);
   }
+  // The user's delegated keys drive the join; the sort holds only that user's wallets (see the statement).
+  expect_join_served_by_indexes(*connection, sql::kListDelegatedWallets, {"keys_delegated", "wallets_by_key"},
+                                /*sorts_its_rows=*/true);
 }
 
 }  // namespace
