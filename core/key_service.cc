@@ -47,6 +47,13 @@ Result<std::string> api_public_key(hsm::Curve curve, const Bytes& hsm_public_key
   return to_hex(*compressed);
 }
 
+// The first custody record of a key, from how it was created.
+store::CustodyEvent creation_custody(const store::KeyRecord& key) {
+  if (key.delegated_to) return {"CreatedDelegated", key.delegated_to};
+  if (key.delay_delegation) return {"DelegationPending", std::nullopt};
+  return {"CreatedCustodial", std::nullopt};
+}
+
 }  // namespace
 
 Result<KeyType> parse_key_type(std::string_view scheme, std::string_view curve) {
@@ -82,7 +89,9 @@ Result<store::KeyRecord> KeyService::create_key(const Principal& who, const Crea
   key.curve = type->curve;
   key.name = request.name;
   key.status = store::KeyStatus::kCreating;
-  key.custodial = true;
+  key.custodial = !request.delegate_to;
+  key.delegated_to = request.delegate_to;
+  key.delay_delegation = request.delay_delegation && !request.delegate_to;
   key.owner_id = who.id;
   key.date_created_ms = now_ms();
   // The record comes first: a crash after the HSM created the key leaves a Creating row that reconcile() finishes,
@@ -98,9 +107,13 @@ Result<store::KeyRecord> KeyService::create_key(const Principal& who, const Crea
   }
   auto public_key = api_public_key(type->hsm_curve, *point);
   if (!public_key) return std::unexpected(public_key.error());
-  auto active = store_.transition_key(key.id, {.from = store::KeyStatus::kCreating,
-                                               .to = store::KeyStatus::kActive,
-                                               .public_key = *public_key});
+  const auto audit = audit_entry(who, {key.id});
+  auto active = store_.transition_key(key.id,
+                                      {.from = store::KeyStatus::kCreating,
+                                       .to = store::KeyStatus::kActive,
+                                       .public_key = *public_key,
+                                       .custody = creation_custody(key)},
+                                      &audit);
   if (active) {
     remember(*active);
     metrics::registry().add("signerd_keys_created_total", {{"curve", active->curve}});
@@ -114,7 +127,29 @@ void KeyService::remember(const store::KeyRecord& key) {
   cache_.insert_or_assign(key.id, key);
 }
 
-Result<store::KeyRecord> KeyService::get_key(std::string_view key_id) {
+Result<void> KeyService::check_access(const Principal& who, const store::KeyRecord& key, bool control) {
+  if (who.kind == PrincipalKind::kEndUser) {
+    if (key.delegated_to != who.id) {
+      return fail(ErrorCode::kPermissionDenied, "permission denied: key " + key.id + " is not delegated to you");
+    }
+    return {};
+  }
+  if (control && key.delegated_to) {
+    return fail(ErrorCode::kPermissionDenied,
+                "permission denied: key " + key.id +
+                    " is delegated to an end user; only that user can sign with, rename or archive it");
+  }
+  return {};
+}
+
+Result<store::KeyRecord> KeyService::get_key(const Principal& who, std::string_view key_id) {
+  auto key = lookup(key_id);
+  if (!key) return key;
+  if (auto r = check_access(who, *key, false); !r) return std::unexpected(r.error());
+  return key;
+}
+
+Result<store::KeyRecord> KeyService::lookup(std::string_view key_id) {
   {
     std::shared_lock lock(cache_mutex_);
     if (auto it = cache_.find(std::string(key_id)); it != cache_.end()) return it->second;
@@ -128,33 +163,57 @@ Result<store::KeyRecord> KeyService::get_key(std::string_view key_id) {
   return std::move(**key);
 }
 
-Result<store::KeyRecord> KeyService::active_key(std::string_view key_id) {
-  auto key = get_key(key_id);
+Result<store::KeyRecord> KeyService::active_key(const Principal& who, std::string_view key_id) {
+  auto key = lookup(key_id);
   if (!key) return key;
+  if (auto r = check_access(who, *key, true); !r) return std::unexpected(r.error());
   if (key->status == store::KeyStatus::kArchived) {
     return fail(ErrorCode::kInvalidArgument, "key " + std::string(key_id) + " is archived");
   }
   return key;
 }
 
-Result<store::Page<store::KeyRecord>> KeyService::list_keys(std::optional<std::int64_t> before, int limit) {
+Result<store::Page<store::KeyRecord>> KeyService::list_keys(const Principal& who, std::optional<std::int64_t> before,
+                                                             int limit) {
+  if (who.kind == PrincipalKind::kEndUser) return store_.list_keys(before, limit, who.id);
   return store_.list_keys(before, limit);
 }
 
-Result<store::KeyRecord> KeyService::rename_key(std::string_view key_id, std::optional<std::string> name) {
-  auto key = active_key(key_id);
+Result<store::KeyRecord> KeyService::rename_key(const Principal& who, std::string_view key_id,
+                                                std::optional<std::string> name) {
+  auto key = active_key(who, key_id);
   if (!key) return key;
-  auto renamed = store_.rename_key(key_id, std::move(name));
+  const auto audit = audit_entry(who, {key->id});
+  auto renamed = store_.rename_key(key_id, std::move(name), &audit);
   if (renamed) remember(*renamed);
   return renamed;
 }
 
-Result<store::KeyRecord> KeyService::archive_key(std::string_view key_id) {
-  auto key = active_key(key_id);
+Result<store::KeyRecord> KeyService::delegate_key(const Principal& who, std::string_view key_id,
+                                                  std::string_view user_id) {
+  auto key = lookup(key_id);
   if (!key) return key;
-  auto archived = store_.transition_key(key_id, {.from = store::KeyStatus::kActive,
-                                                 .to = store::KeyStatus::kArchived,
-                                                 .date_deleted_ms = now_ms()});
+  if (auto r = check_access(who, *key, true); !r) return std::unexpected(r.error());
+  const auto audit = audit_entry(who, {key->id, std::string(user_id)});
+  auto delegated = store_.delegate_key(key_id, user_id, audit);
+  if (delegated) remember(*delegated);
+  return delegated;
+}
+
+Result<std::vector<store::CustodyRecord>> KeyService::custody(const Principal& who, std::string_view key_id) {
+  if (auto key = get_key(who, key_id); !key) return std::unexpected(key.error());
+  return store_.custody_of_key(key_id);
+}
+
+Result<store::KeyRecord> KeyService::archive_key(const Principal& who, std::string_view key_id) {
+  auto key = active_key(who, key_id);
+  if (!key) return key;
+  const auto audit = audit_entry(who, {key->id});
+  auto archived = store_.transition_key(key_id,
+                                        {.from = store::KeyStatus::kActive,
+                                         .to = store::KeyStatus::kArchived,
+                                         .date_deleted_ms = now_ms()},
+                                        &audit);
   if (!archived && archived.error().code == ErrorCode::kConflict) {
     // Archived concurrently by another request.
     return fail(ErrorCode::kInvalidArgument, "key " + std::string(key_id) + " is archived");
@@ -175,8 +234,9 @@ Result<SignOutcome> KeyService::replay(const store::SignatureRecord& existing, s
 
 Result<KeyService::Prepared> KeyService::sign_in_hsm(const Principal& who, std::string_view key_id,
                                                      const SignatureRequest& request) {
-  auto key = get_key(key_id);
+  auto key = lookup(key_id);
   if (!key) return std::unexpected(key.error());
+  if (auto r = check_access(who, *key, true); !r) return std::unexpected(r.error());
   const std::string digest = request_digest(key_id, request.canonical_body);
 
   // An externalId retry returns what the first request produced, even once the key is archived.
@@ -311,6 +371,7 @@ void KeyService::sign_async(const Principal& who, std::string_view key_id, const
 
   auto signature = std::make_shared<store::SignatureRecord>(std::move(prepared->record));
   store::SignatureRecord to_store = *signature;
+  auto audit = audit_entry(who, {signature->key_id, signature->id});
   store_.insert_signature_async(std::move(to_store), [this, signature, curve = std::move(prepared->curve),
                                                       done = std::move(done)](Result<void> stored) {
     if (stored) {
@@ -323,7 +384,7 @@ void KeyService::sign_async(const Principal& who, std::string_view key_id, const
       if (existing && *existing) return done(replay(**existing, signature->key_id, signature->request_digest));
     }
     done(std::unexpected(std::move(stored.error())));
-  });
+  }, std::move(audit));
 }
 
 Result<SignOutcome> KeyService::sign(const Principal& who, std::string_view key_id, const SignatureRequest& request) {
@@ -333,18 +394,19 @@ Result<SignOutcome> KeyService::sign(const Principal& who, std::string_view key_
   return future.get();
 }
 
-Result<store::SignatureRecord> KeyService::get_signature(std::string_view key_id, std::string_view signature_id) {
-  if (auto key = get_key(key_id); !key) return std::unexpected(key.error());
+Result<store::SignatureRecord> KeyService::get_signature(const Principal& who, std::string_view key_id,
+                                                         std::string_view signature_id) {
+  if (auto key = get_key(who, key_id); !key) return std::unexpected(key.error());
   auto sig = store_.get_signature(key_id, signature_id);
   if (!sig) return std::unexpected(sig.error());
   if (!*sig) return fail(ErrorCode::kNotFound, "signature " + std::string(signature_id) + " not found");
   return std::move(**sig);
 }
 
-Result<store::Page<store::SignatureRecord>> KeyService::list_signatures(std::string_view key_id,
+Result<store::Page<store::SignatureRecord>> KeyService::list_signatures(const Principal& who, std::string_view key_id,
                                                                         std::optional<std::int64_t> before,
                                                                         int limit) {
-  if (auto key = get_key(key_id); !key) return std::unexpected(key.error());
+  if (auto key = get_key(who, key_id); !key) return std::unexpected(key.error());
   return store_.list_signatures(key_id, before, limit);
 }
 
@@ -359,9 +421,14 @@ Result<ReconcileReport> KeyService::reconcile() {
     if (*point) {
       auto public_key = api_public_key(curve, **point);
       if (!public_key) return std::unexpected(public_key.error());
-      auto r = store_.transition_key(key.id, {.from = store::KeyStatus::kCreating,
-                                              .to = store::KeyStatus::kActive,
-                                              .public_key = *public_key});
+      // The creator's request never got its answer; the audit trail records who finished the job.
+      const auto audit = audit_entry(Principal{.id = "signerd:reconcile", .method = "RECONCILE"}, {key.id});
+      auto r = store_.transition_key(key.id,
+                                     {.from = store::KeyStatus::kCreating,
+                                      .to = store::KeyStatus::kActive,
+                                      .public_key = *public_key,
+                                      .custody = creation_custody(key)},
+                                     &audit);
       if (!r) return std::unexpected(r.error());
       ++report.activated;
     } else {

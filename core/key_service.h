@@ -37,6 +37,8 @@ struct CreateKeyRequest {
   std::string scheme;
   std::string curve;
   std::optional<std::string> name;
+  std::optional<std::string> delegate_to;  // an end user ("us-…", checked by the caller): non-custodial at once
+  bool delay_delegation = false;           // custodial now, delegable once later with delegate_key
 };
 
 // Hash: a 32-byte digest signed as is (ECDSA) or as the message (EdDSA). Message: bytes (EdDSA), or an EIP-191
@@ -71,17 +73,31 @@ class KeyService {
 
   KeyService(hsm::Hsm& hsm, store::Store& store) : hsm_(hsm), store_(store) {}
 
-  // Records the key as Creating, creates it in the HSM under its id, records it as Active. Returns only once the
-  // Active record is durable.
+  // Records the key as Creating, creates it in the HSM under its id, records it as Active (with its audit record and
+  // its first custody record, in one transaction). Returns only once the Active record is durable.
   Result<store::KeyRecord> create_key(const Principal& who, const CreateKeyRequest& request);
 
+  // Custody rules, for every call below that names a key: an end user reaches only keys delegated to it (others are
+  // kPermissionDenied); org principals read any key, but a delegated key is signed with, renamed and archived only by
+  // its end user (kPermissionDenied for everyone else, administrators included).
+  //
   // kNotFound for unknown ids and for keys that never became Active (Creating, Failed).
-  Result<store::KeyRecord> get_key(std::string_view key_id);
-  Result<store::Page<store::KeyRecord>> list_keys(std::optional<std::int64_t> before, int limit);
+  Result<store::KeyRecord> get_key(const Principal& who, std::string_view key_id);
+  // End users see only their keys.
+  Result<store::Page<store::KeyRecord>> list_keys(const Principal& who, std::optional<std::int64_t> before, int limit);
   // kInvalidArgument for archived keys.
-  Result<store::KeyRecord> rename_key(std::string_view key_id, std::optional<std::string> name);
+  Result<store::KeyRecord> rename_key(const Principal& who, std::string_view key_id, std::optional<std::string> name);
   // Active -> Archived with dateDeleted; an archived key can no longer sign. kInvalidArgument when already archived.
-  Result<store::KeyRecord> archive_key(std::string_view key_id);
+  Result<store::KeyRecord> archive_key(const Principal& who, std::string_view key_id);
+  // Hands a key created with delay_delegation to the end user `user_id` (checked by the caller), once.
+  // kInvalidArgument for other keys (as Dfns does), for archived and already delegated keys.
+  Result<store::KeyRecord> delegate_key(const Principal& who, std::string_view key_id, std::string_view user_id);
+  // The key's custody history, oldest first.
+  Result<std::vector<store::CustodyRecord>> custody(const Principal& who, std::string_view key_id);
+  // The same key lookup without custody rules, for other services that already checked access.
+  Result<store::KeyRecord> lookup(std::string_view key_id);
+  // kPermissionDenied unless `who` may read (control = false) or sign with, rename and archive (control = true) `key`.
+  static Result<void> check_access(const Principal& who, const store::KeyRecord& key, bool control);
 
   // Signs in the HSM and records the signature durably before returning it. ECDSA signatures are low-s with the
   // recovery id. With an externalId: the same request again returns the first result (created = false); a
@@ -94,8 +110,9 @@ class KeyService {
   // quick: hand the result to another thread.
   using SignDone = std::function<void(Result<SignOutcome>)>;
   void sign_async(const Principal& who, std::string_view key_id, const SignatureRequest& request, SignDone done);
-  Result<store::SignatureRecord> get_signature(std::string_view key_id, std::string_view signature_id);
-  Result<store::Page<store::SignatureRecord>> list_signatures(std::string_view key_id,
+  Result<store::SignatureRecord> get_signature(const Principal& who, std::string_view key_id,
+                                              std::string_view signature_id);
+  Result<store::Page<store::SignatureRecord>> list_signatures(const Principal& who, std::string_view key_id,
                                                               std::optional<std::int64_t> before, int limit);
 
   // Finishes what a crash left half-done: every Creating key becomes Active when the HSM holds its key pair, or
@@ -103,7 +120,7 @@ class KeyService {
   Result<ReconcileReport> reconcile();
 
  private:
-  Result<store::KeyRecord> active_key(std::string_view key_id);
+  Result<store::KeyRecord> active_key(const Principal& who, std::string_view key_id);
   void remember(const store::KeyRecord& key);
   // A signature to store, or the earlier result an externalId retry gets.
   struct Prepared {

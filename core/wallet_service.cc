@@ -58,8 +58,13 @@ Result<Wallet> WalletService::create_wallet(const Principal& who, const CreateWa
   // 3. The key: an existing one, or the type of the new one.
   std::optional<store::KeyRecord> key;
   if (request.key_id) {
-    auto existing = keys_.get_key(*request.key_id);
+    if (request.delegate_to || request.delay_delegation) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "delegateTo and delayDelegation apply to a new key; signingKey.id names an existing one");
+    }
+    auto existing = keys_.lookup(*request.key_id);
     if (!existing) return std::unexpected(existing.error());
+    if (auto r = KeyService::check_access(who, *existing, true); !r) return std::unexpected(r.error());
     if (existing->status != store::KeyStatus::kActive) {
       return fail(ErrorCode::kInvalidArgument, "key " + existing->id + " is archived");
     }
@@ -87,7 +92,8 @@ Result<Wallet> WalletService::create_wallet(const Principal& who, const CreateWa
   // 4. Everything is checked: now create the key when needed, derive the address, record the wallet. Should the
   //    wallet write fail after a new key was made, the key stays as an ordinary Active key (listed, usable).
   if (!key) {
-    auto created = keys_.create_key(who, {type->scheme, type->curve, std::nullopt});
+    auto created =
+        keys_.create_key(who, {type->scheme, type->curve, std::nullopt, request.delegate_to, request.delay_delegation});
     if (!created) return std::unexpected(created.error());
     key = std::move(*created);
   }
@@ -103,14 +109,15 @@ Result<Wallet> WalletService::create_wallet(const Principal& who, const CreateWa
   wallet.key_id = key->id;
   wallet.name = request.name;
   wallet.status = "Active";
-  wallet.custodial = true;
+  wallet.custodial = key->custodial;
   wallet.external_id = request.external_id;
   for (const auto& tag : request.tags) {
     if (std::find(wallet.tags.begin(), wallet.tags.end(), tag) == wallet.tags.end()) wallet.tags.push_back(tag);
   }
   wallet.owner_id = who.id;
   wallet.date_created_ms = now_ms();
-  if (auto inserted = store_.insert_wallet(wallet); !inserted) return std::unexpected(inserted.error());
+  const auto audit = audit_entry(who, {wallet.id, key->id});
+  if (auto inserted = store_.insert_wallet(wallet, &audit); !inserted) return std::unexpected(inserted.error());
   auto stored = store_.get_wallet(wallet.id);
   if (!stored) return std::unexpected(stored.error());
   if (*stored) wallet = std::move(**stored);
@@ -118,20 +125,49 @@ Result<Wallet> WalletService::create_wallet(const Principal& who, const CreateWa
 }
 
 Result<Wallet> WalletService::with_key(store::WalletRecord wallet) {
-  auto key = keys_.get_key(wallet.key_id);
+  auto key = keys_.lookup(wallet.key_id);
   if (!key) return fail(ErrorCode::kInternal, "wallet " + wallet.id + ": " + key.error().message);
+  // A wallet is as custodial as its key (delegation changes the key).
+  wallet.custodial = key->custodial;
   return Wallet{std::move(wallet), std::move(*key)};
 }
 
-Result<Wallet> WalletService::get_wallet(std::string_view wallet_id) {
+Result<Wallet> WalletService::accessible(const Principal& who, std::string_view wallet_id, bool control) {
   auto wallet = store_.get_wallet(wallet_id);
   if (!wallet) return std::unexpected(wallet.error());
   if (!*wallet) return fail(ErrorCode::kNotFound, "wallet " + std::string(wallet_id) + " not found");
-  return with_key(std::move(**wallet));
+  auto full = with_key(std::move(**wallet));
+  if (!full) return full;
+  if (auto r = KeyService::check_access(who, full->key, control); !r) return std::unexpected(r.error());
+  return full;
 }
 
-Result<store::Page<Wallet>> WalletService::list_wallets(std::optional<std::int64_t> before, int limit) {
-  auto page = store_.list_wallets(before, limit);
+Result<Wallet> WalletService::get_wallet(const Principal& who, std::string_view wallet_id) {
+  return accessible(who, wallet_id, false);
+}
+
+Result<Wallet> WalletService::delegate_wallet(const Principal& who, std::string_view wallet_id,
+                                              std::string_view user_id) {
+  auto wallet = accessible(who, wallet_id, true);
+  if (!wallet) return wallet;
+  auto siblings = store_.list_wallets_for_key(wallet->key.id);
+  if (!siblings) return std::unexpected(siblings.error());
+  if (siblings->size() > 1) {
+    return fail(ErrorCode::kInvalidArgument, "wallet " + wallet->wallet.id + "'s key " + wallet->key.id + " backs " +
+                                                 std::to_string(siblings->size()) +
+                                                 " wallets; delegate the key itself with POST /keys/{keyId}/delegate");
+  }
+  auto key = keys_.delegate_key(who, wallet->key.id, user_id);
+  if (!key) return std::unexpected(key.error());
+  wallet->key = std::move(*key);
+  wallet->wallet.custodial = wallet->key.custodial;
+  return wallet;
+}
+
+Result<store::Page<Wallet>> WalletService::list_wallets(const Principal& who, std::optional<std::int64_t> before,
+                                                         int limit) {
+  auto page = who.kind == PrincipalKind::kEndUser ? store_.list_wallets(before, limit, who.id)
+                                                  : store_.list_wallets(before, limit);
   if (!page) return std::unexpected(page.error());
   store::Page<Wallet> out;
   out.next_cursor = page->next_cursor;
@@ -144,30 +180,37 @@ Result<store::Page<Wallet>> WalletService::list_wallets(std::optional<std::int64
   return out;
 }
 
-Result<Wallet> WalletService::update_wallet(std::string_view wallet_id, const store::Store::WalletUpdate& update) {
-  auto wallet = store_.update_wallet(wallet_id, update);
+Result<Wallet> WalletService::update_wallet(const Principal& who, std::string_view wallet_id,
+                                            const store::Store::WalletUpdate& update) {
+  if (auto allowed = accessible(who, wallet_id, true); !allowed) return allowed;
+  const auto audit = audit_entry(who, {std::string(wallet_id)});
+  auto wallet = store_.update_wallet(wallet_id, update, &audit);
   if (!wallet) return std::unexpected(wallet.error());
   return with_key(std::move(*wallet));
 }
 
-Result<Wallet> WalletService::add_tags(std::string_view wallet_id, const std::vector<std::string>& tags) {
-  auto wallet = get_wallet(wallet_id);
+Result<Wallet> WalletService::add_tags(const Principal& who, std::string_view wallet_id,
+                                       const std::vector<std::string>& tags) {
+  auto wallet = accessible(who, wallet_id, true);
   if (!wallet) return wallet;
   auto merged = wallet->wallet.tags;
   for (const auto& tag : tags) {
     if (std::find(merged.begin(), merged.end(), tag) == merged.end()) merged.push_back(tag);
   }
-  auto updated = store_.set_wallet_tags(wallet_id, merged);
+  const auto audit = audit_entry(who, {std::string(wallet_id)});
+  auto updated = store_.set_wallet_tags(wallet_id, merged, &audit);
   if (!updated) return std::unexpected(updated.error());
   return with_key(std::move(*updated));
 }
 
-Result<Wallet> WalletService::remove_tags(std::string_view wallet_id, const std::vector<std::string>& tags) {
-  auto wallet = get_wallet(wallet_id);
+Result<Wallet> WalletService::remove_tags(const Principal& who, std::string_view wallet_id,
+                                          const std::vector<std::string>& tags) {
+  auto wallet = accessible(who, wallet_id, true);
   if (!wallet) return wallet;
   auto kept = wallet->wallet.tags;
   std::erase_if(kept, [&](const std::string& t) { return std::find(tags.begin(), tags.end(), t) != tags.end(); });
-  auto updated = store_.set_wallet_tags(wallet_id, kept);
+  const auto audit = audit_entry(who, {std::string(wallet_id)});
+  auto updated = store_.set_wallet_tags(wallet_id, kept, &audit);
   if (!updated) return std::unexpected(updated.error());
   return with_key(std::move(*updated));
 }

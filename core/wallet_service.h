@@ -26,6 +26,8 @@ struct CreateWalletRequest {
   std::optional<std::string> curve;   // signingKey.curve
   std::optional<std::string> external_id;
   std::vector<std::string> tags;
+  std::optional<std::string> delegate_to;  // as CreateKeyRequest; only for a new key
+  bool delay_delegation = false;
 };
 
 // A wallet with its signing key, as the API shows it.
@@ -40,18 +42,25 @@ class WalletService {
 
   // kInvalidArgument: "unsupported network: X", a key type that does not fit the network, an archived key;
   // kNotFound: an unknown signingKey.id.
+  // A wallet follows its key's custody rules (KeyService): end users reach only wallets of keys delegated to them,
+  // and a delegated wallet is changed only by its end user.
   Result<Wallet> create_wallet(const Principal& who, const CreateWalletRequest& request);
-  Result<Wallet> get_wallet(std::string_view wallet_id);  // kNotFound
-  Result<store::Page<Wallet>> list_wallets(std::optional<std::int64_t> before, int limit);
-  Result<Wallet> update_wallet(std::string_view wallet_id, const store::Store::WalletUpdate& update);
+  Result<Wallet> get_wallet(const Principal& who, std::string_view wallet_id);  // kNotFound
+  Result<store::Page<Wallet>> list_wallets(const Principal& who, std::optional<std::int64_t> before, int limit);
+  Result<Wallet> update_wallet(const Principal& who, std::string_view wallet_id,
+                               const store::Store::WalletUpdate& update);
   // Tags are a set kept in insertion order: add_tags appends the new ones, remove_tags drops the named ones.
-  Result<Wallet> add_tags(std::string_view wallet_id, const std::vector<std::string>& tags);
-  Result<Wallet> remove_tags(std::string_view wallet_id, const std::vector<std::string>& tags);
+  Result<Wallet> add_tags(const Principal& who, std::string_view wallet_id, const std::vector<std::string>& tags);
+  Result<Wallet> remove_tags(const Principal& who, std::string_view wallet_id, const std::vector<std::string>& tags);
+  // Delegates the wallet's key (created with delayDelegation) to the end user `user_id`.
+  Result<Wallet> delegate_wallet(const Principal& who, std::string_view wallet_id, std::string_view user_id);
   // The wallets of a key, oldest first.
   Result<std::vector<store::WalletRecord>> wallets_of_key(std::string_view key_id);
 
  private:
   Result<Wallet> with_key(store::WalletRecord wallet);
+  // The wallet, when `who` may read it (control = false) or change it (control = true).
+  Result<Wallet> accessible(const Principal& who, std::string_view wallet_id, bool control);
 
   KeyService& keys_;
   store::Store& store_;
