@@ -3,9 +3,12 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <openssl/evp.h>
+
 #include <charconv>
 #include <vector>
 
+#include "api/identity_routes.h"
 #include "api/request_body.h"
 #include "chains/eip712.h"
 #include "chains/evm_tx.h"
@@ -67,6 +70,7 @@ json::object wallet_json(const core::Wallet& full) {
                  {"dateCreated", iso(w.date_created_ms)},
                  {"custodial", w.custodial},
                  {"tags", std::move(tags)}};
+  if (k.delegated_to) o["signingKey"].as_object()["delegatedTo"] = *k.delegated_to;
   if (w.address) o["address"] = *w.address;
   if (w.name) o["name"] = *w.name;
   if (w.external_id) o["externalId"] = *w.external_id;
@@ -155,7 +159,75 @@ Result<std::optional<std::string>> bounded(Result<std::optional<std::string>> v,
 
 // --- handlers: each returns the JSON to send with 200, or an error.
 
-Result<json::value> create_key(core::KeyService& keys, const core::Principal& who, std::string_view body) {
+// delegateTo (an end user; needs Keys:Delegate) and delayDelegation, as POST /keys and POST /wallets take them.
+Result<std::pair<std::optional<std::string>, bool>> decode_delegation(const BodyFields& f,
+                                                                      core::IdentityService& identity,
+                                                                      const core::Principal& who) {
+  auto delegate_to = bounded(f.optional_string("delegateTo"), "delegateTo", kMaxNameBytes);
+  if (!delegate_to) return std::unexpected(delegate_to.error());
+  auto delay = f.optional_bool("delayDelegation");
+  if (!delay) return std::unexpected(delay.error());
+  if (*delegate_to) {
+    if (delay->value_or(false)) {
+      return fail(ErrorCode::kInvalidArgument, "give delegateTo or delayDelegation: true, not both");
+    }
+    if (auto r = identity.require(who, "Keys:Delegate"); !r) return std::unexpected(r.error());
+    if (auto r = identity.require_end_user(**delegate_to); !r) return std::unexpected(r.error());
+  }
+  return std::pair{*delegate_to, delay->value_or(false)};
+}
+
+// POST /keys/{keyId}/delegate {delegateTo} and POST /wallets/{walletId}/delegate {userId}: the end user to hand
+// the key to.
+Result<std::string> decode_delegate_target(core::IdentityService& identity, std::string_view body,
+                                           std::string_view field) {
+  auto obj = parse_object(body);
+  if (!obj) return std::unexpected(obj.error());
+  BodyFields f(*obj);
+  if (auto r = f.only({field}); !r) return std::unexpected(r.error());
+  auto user = f.required_string(field);
+  if (!user) return std::unexpected(user.error());
+  if (auto r = identity.require_end_user(*user); !r) return std::unexpected(r.error());
+  return *user;
+}
+
+json::object custody_json(std::string_view key_id, const std::vector<store::CustodyRecord>& records) {
+  json::array items;
+  for (const auto& c : records) {
+    json::object principal{{"userId", c.principal_id}};
+    if (c.token_id) principal["tokenId"] = *c.token_id;
+    json::object o{{"event", c.custody.event},
+                   {"principal", std::move(principal)},
+                   {"auditId", c.audit_seq},
+                   {"date", iso(c.date_ms)}};
+    if (c.custody.delegated_to) o["delegatedTo"] = *c.custody.delegated_to;
+    items.push_back(std::move(o));
+  }
+  return {{"keyId", key_id}, {"items", std::move(items)}};
+}
+
+json::object audit_json(const AuditRecord& r) {
+  const auto& e = r.entry;
+  json::array affected;
+  for (const auto& id : e.affected_ids) affected.emplace_back(id);
+  json::object o{{"seq", r.seq},
+                 {"date", iso(e.time_ms)},
+                 {"timeMs", e.time_ms},
+                 {"principalId", e.principal_id},
+                 {"tokenId", e.token_id ? json::value(*e.token_id) : json::value(nullptr)},
+                 {"credentialId", e.credential_id ? json::value(*e.credential_id) : json::value(nullptr)},
+                 {"method", e.method},
+                 {"path", e.path},
+                 {"bodySha256", e.body_sha256},
+                 {"outcome", e.outcome},
+                 {"affectedIds", std::move(affected)},
+                 {"prevHash", r.prev_hash},
+                 {"hash", r.hash}};
+  return o;
+}
+
+Result<json::value> create_key(core::KeyService& keys, core::IdentityService& identity, const core::Principal& who,
+                               std::string_view body) {
   auto obj = parse_object(body);
   if (!obj) return std::unexpected(obj.error());
   BodyFields f(*obj);
@@ -170,24 +242,23 @@ Result<json::value> create_key(core::KeyService& keys, const core::Principal& wh
   if (!curve) return std::unexpected(curve.error());
   auto name = bounded(f.optional_string("name"), "name", kMaxNameBytes);
   if (!name) return std::unexpected(name.error());
-  for (const char* unsupported : {"deriveFrom", "storeId", "delegateTo"}) {
+  for (const char* unsupported : {"deriveFrom", "storeId"}) {
     if (f.has(unsupported)) {
       return fail(ErrorCode::kInvalidArgument, std::string("field '") + unsupported + "' is not supported yet");
     }
   }
-  for (const char* flag : {"masterKey", "delayDelegation"}) {
-    auto v = f.optional_bool(flag);
-    if (!v) return std::unexpected(v.error());
-    if (v->value_or(false)) {
-      return fail(ErrorCode::kInvalidArgument, std::string("field '") + flag + "' = true is not supported yet");
-    }
-  }
-  auto key = keys.create_key(who, {*scheme, *curve, *name});
+  auto master = f.optional_bool("masterKey");
+  if (!master) return std::unexpected(master.error());
+  if (master->value_or(false)) return fail(ErrorCode::kInvalidArgument, "field 'masterKey' = true is not supported yet");
+  auto delegation = decode_delegation(f, identity, who);
+  if (!delegation) return std::unexpected(delegation.error());
+  auto key = keys.create_key(who, {*scheme, *curve, *name, delegation->first, delegation->second});
   if (!key) return std::unexpected(key.error());
   return key_json(*key);
 }
 
-Result<json::value> rename_key(core::KeyService& keys, std::string_view key_id, std::string_view body) {
+Result<json::value> rename_key(core::KeyService& keys, const core::Principal& who, std::string_view key_id,
+                               std::string_view body) {
   auto obj = parse_object(body);
   if (!obj) return std::unexpected(obj.error());
   BodyFields f(*obj);
@@ -196,16 +267,17 @@ Result<json::value> rename_key(core::KeyService& keys, std::string_view key_id, 
   auto name = bounded(f.nullable_string("name", present), "name", kMaxNameBytes);
   if (!name) return std::unexpected(name.error());
   if (!present) return fail(ErrorCode::kInvalidArgument, "field 'name' is required (a string, or null to clear it)");
-  auto key = keys.rename_key(key_id, *name);
+  auto key = keys.rename_key(who, key_id, *name);
   if (!key) return std::unexpected(key.error());
   return key_json(*key);
 }
 
-Result<json::value> archive_key(core::KeyService& keys, std::string_view key_id, std::string_view body) {
+Result<json::value> archive_key(core::KeyService& keys, const core::Principal& who, std::string_view key_id,
+                                std::string_view body) {
   auto obj = parse_object(body, /*empty_ok=*/true);  // the Dfns SDK sends "{}" on DELETE
   if (!obj) return std::unexpected(obj.error());
   if (auto r = BodyFields(*obj).only({}); !r) return std::unexpected(r.error());
-  auto key = keys.archive_key(key_id);
+  auto key = keys.archive_key(who, key_id);
   if (!key) return std::unexpected(key.error());
   return key_json(*key);
 }
@@ -243,7 +315,8 @@ Result<std::optional<std::vector<std::string>>> decode_tags(const json::object& 
   return tags;
 }
 
-Result<json::value> create_wallet(core::WalletService& wallets, const core::Principal& who, std::string_view body) {
+Result<json::value> create_wallet(core::WalletService& wallets, core::IdentityService& identity,
+                                  const core::Principal& who, std::string_view body) {
   auto obj = parse_object(body);
   if (!obj) return std::unexpected(obj.error());
   BodyFields f(*obj);
@@ -266,12 +339,10 @@ Result<json::value> create_wallet(core::WalletService& wallets, const core::Prin
   auto tags = decode_tags(*obj);
   if (!tags) return std::unexpected(tags.error());
   if (*tags) req.tags = std::move(**tags);
-  if (f.has("delegateTo")) return fail(ErrorCode::kInvalidArgument, "field 'delegateTo' is not supported yet");
-  auto delay = f.optional_bool("delayDelegation");
-  if (!delay) return std::unexpected(delay.error());
-  if (delay->value_or(false)) {
-    return fail(ErrorCode::kInvalidArgument, "field 'delayDelegation' = true is not supported yet");
-  }
+  auto delegation = decode_delegation(f, identity, who);
+  if (!delegation) return std::unexpected(delegation.error());
+  req.delegate_to = delegation->first;
+  req.delay_delegation = delegation->second;
   if (const auto* sk = obj->if_contains("signingKey")) {
     if (!sk->is_object()) return fail(ErrorCode::kInvalidArgument, "field 'signingKey' must be an object");
     BodyFields k(sk->as_object());
@@ -296,7 +367,8 @@ Result<json::value> create_wallet(core::WalletService& wallets, const core::Prin
   return wallet_json(*wallet);
 }
 
-Result<json::value> update_wallet(core::WalletService& wallets, std::string_view wallet_id, std::string_view body) {
+Result<json::value> update_wallet(core::WalletService& wallets, const core::Principal& who, std::string_view wallet_id,
+                                  std::string_view body) {
   auto obj = parse_object(body);
   if (!obj) return std::unexpected(obj.error());
   BodyFields f(*obj);
@@ -310,21 +382,21 @@ Result<json::value> update_wallet(core::WalletService& wallets, std::string_view
   auto external_id = bounded(f.nullable_string("externalId", present), "externalId", kMaxExternalIdBytes);
   if (!external_id) return std::unexpected(external_id.error());
   if (present) update.external_id = *external_id;
-  auto wallet = wallets.update_wallet(wallet_id, update);
+  auto wallet = wallets.update_wallet(who, wallet_id, update);
   if (!wallet) return std::unexpected(wallet.error());
   return wallet_json(*wallet);
 }
 
 // PUT adds the tags, DELETE removes them; both answer {}.
-Result<json::value> change_tags(core::WalletService& wallets, std::string_view wallet_id, std::string_view body,
-                                bool add) {
+Result<json::value> change_tags(core::WalletService& wallets, const core::Principal& who, std::string_view wallet_id,
+                                std::string_view body, bool add) {
   auto obj = parse_object(body);
   if (!obj) return std::unexpected(obj.error());
   if (auto r = BodyFields(*obj).only({"tags"}); !r) return std::unexpected(r.error());
   auto tags = decode_tags(*obj);
   if (!tags) return std::unexpected(tags.error());
   if (!*tags) return fail(ErrorCode::kInvalidArgument, "field 'tags' is required");
-  auto wallet = add ? wallets.add_tags(wallet_id, **tags) : wallets.remove_tags(wallet_id, **tags);
+  auto wallet = add ? wallets.add_tags(who, wallet_id, **tags) : wallets.remove_tags(who, wallet_id, **tags);
   if (!wallet) return std::unexpected(wallet.error());
   return json::value(json::object{});
 }
@@ -443,25 +515,178 @@ Result<core::SignatureRequest> decode_signature_request(std::string_view body) {
 
 std::string route_of(std::string_view target) {
   const auto parts = split_path(target.substr(0, target.find('?')));
-  if (parts.size() == 1 && (parts[0] == "healthz" || parts[0] == "readyz" || parts[0] == "metrics" ||
-                            parts[0] == "keys" || parts[0] == "wallets")) {
-    std::string route = "/";  // built in two steps: g++ 12 -O3 misreports "/" + string (GCC bug 105651)
-    route += parts[0];
-    return route;
-  }
-  if (!parts.empty() && parts[0] == "keys") {
-    if (parts.size() == 2) return "/keys/{keyId}";
-    if (parts.size() == 3 && parts[2] == "signatures") return "/keys/{keyId}/signatures";
-    if (parts.size() == 4 && parts[2] == "signatures") return "/keys/{keyId}/signatures/{signatureId}";
-  }
-  if (!parts.empty() && parts[0] == "wallets") {
-    if (parts.size() == 2) return "/wallets/{walletId}";
-    if (parts.size() == 3 && parts[2] == "tags") return "/wallets/{walletId}/tags";
+  if (parts.empty()) return "other";
+  // Each known route as a template; "*" matches one id segment.
+  static const std::vector<std::vector<std::string_view>> kRoutes = {
+      {"healthz"}, {"readyz"}, {"metrics"}, {"audit"},
+      {"keys"}, {"keys", "{keyId}"}, {"keys", "{keyId}", "signatures"},
+      {"keys", "{keyId}", "signatures", "{signatureId}"}, {"keys", "{keyId}", "delegate"},
+      {"keys", "{keyId}", "custody"},
+      {"wallets"}, {"wallets", "{walletId}"}, {"wallets", "{walletId}", "tags"},
+      {"wallets", "{walletId}", "delegate"},
+      {"auth", "action", "init"}, {"auth", "action"}, {"auth", "login", "init"}, {"auth", "login"},
+      {"auth", "service-accounts"}, {"auth", "service-accounts", "{serviceAccountId}"},
+      {"auth", "service-accounts", "{serviceAccountId}", "activate"},
+      {"auth", "service-accounts", "{serviceAccountId}", "deactivate"},
+      {"auth", "users"}, {"auth", "users", "{userId}"},
+      {"permissions"}, {"permissions", "{permissionId}"}, {"permissions", "{permissionId}", "archive"},
+      {"permissions", "{permissionId}", "assignments"},
+      {"permissions", "{permissionId}", "assignments", "{assignmentId}"},
+  };
+  for (const auto& route : kRoutes) {
+    if (route.size() != parts.size()) continue;
+    bool match = true;
+    for (std::size_t i = 0; i < route.size() && match; ++i) {
+      match = route[i].front() == '{' || route[i] == parts[i];  // the first matching template wins
+    }
+    if (!match) continue;
+    std::string out;
+    for (auto segment : route) {
+      out += '/';
+      out += segment;
+    }
+    return out;
   }
   return "other";
 }
 
-void Api::handle(const Request& request, const core::Principal& who, Reply reply) const {
+namespace {
+
+// What a route needs before it runs: a permission (empty: none beyond authentication), a user-action signature
+// from token holders (mutations), and whether it also serves callers without credentials.
+struct RoutePolicy {
+  std::string_view operation;
+  bool user_action = true;
+  bool anonymous = false;
+};
+
+std::optional<RoutePolicy> policy_of(http::verb method, std::string_view route) {
+  using V = http::verb;
+  struct Row {
+    V method;
+    std::string_view route;
+    RoutePolicy policy;
+  };
+  static const Row kRows[] = {
+      {V::get, "/healthz", {"", false, true}},
+      {V::get, "/readyz", {"", false, true}},
+      {V::get, "/metrics", {"", false, true}},
+      {V::get, "/audit", {"Auth:Logs:Read", false}},
+      {V::post, "/keys", {"Keys:Create"}},
+      {V::get, "/keys", {"Keys:Read", false}},
+      {V::get, "/keys/{keyId}", {"Keys:Read", false}},
+      {V::put, "/keys/{keyId}", {"Keys:Update"}},
+      {V::delete_, "/keys/{keyId}", {"Keys:Delete"}},
+      {V::post, "/keys/{keyId}/signatures", {"Keys:Signatures:Create"}},
+      {V::get, "/keys/{keyId}/signatures", {"Keys:Signatures:Read", false}},
+      {V::get, "/keys/{keyId}/signatures/{signatureId}", {"Keys:Signatures:Read", false}},
+      {V::post, "/keys/{keyId}/delegate", {"Keys:Delegate"}},
+      {V::get, "/keys/{keyId}/custody", {"Keys:Read", false}},
+      {V::post, "/wallets", {"Wallets:Create"}},
+      {V::get, "/wallets", {"Wallets:Read", false}},
+      {V::get, "/wallets/{walletId}", {"Wallets:Read", false}},
+      {V::put, "/wallets/{walletId}", {"Wallets:Update"}},
+      {V::put, "/wallets/{walletId}/tags", {"Wallets:Tags:Add"}},
+      {V::delete_, "/wallets/{walletId}/tags", {"Wallets:Tags:Delete"}},
+      {V::post, "/wallets/{walletId}/delegate", {"Wallets:Delegate"}},
+      {V::post, "/auth/action/init", {"", false}},
+      {V::post, "/auth/action", {"", false}},
+      {V::post, "/auth/login/init", {"", false, true}},
+      {V::post, "/auth/login", {"", false, true}},
+      {V::post, "/auth/service-accounts", {"Auth:ServiceAccounts:Create"}},
+      {V::get, "/auth/service-accounts", {"Auth:ServiceAccounts:Read", false}},
+      {V::get, "/auth/service-accounts/{serviceAccountId}", {"Auth:ServiceAccounts:Read", false}},
+      {V::put, "/auth/service-accounts/{serviceAccountId}", {"Auth:ServiceAccounts:Update"}},
+      {V::delete_, "/auth/service-accounts/{serviceAccountId}", {"Auth:ServiceAccounts:Delete"}},
+      {V::put, "/auth/service-accounts/{serviceAccountId}/activate", {"Auth:ServiceAccounts:Activate"}},
+      {V::put, "/auth/service-accounts/{serviceAccountId}/deactivate", {"Auth:ServiceAccounts:Deactivate"}},
+      {V::post, "/auth/users", {"Auth:Users:Create"}},
+      {V::get, "/auth/users", {"Auth:Users:Read", false}},
+      {V::get, "/auth/users/{userId}", {"Auth:Users:Read", false}},
+      {V::post, "/permissions", {"Permissions:Create"}},
+      {V::get, "/permissions", {"Permissions:Read", false}},
+      {V::get, "/permissions/{permissionId}", {"Permissions:Read", false}},
+      {V::put, "/permissions/{permissionId}", {"Permissions:Update"}},
+      {V::put, "/permissions/{permissionId}/archive", {"Permissions:Archive"}},
+      {V::post, "/permissions/{permissionId}/assignments", {"Permissions:Assign"}},
+      {V::get, "/permissions/{permissionId}/assignments", {"Permissions:Assignments:Read", false}},
+      {V::delete_, "/permissions/{permissionId}/assignments/{assignmentId}", {"Permissions:Revoke"}},
+  };
+  for (const auto& row : kRows) {
+    if (row.method == method && row.route == route) return row.policy;
+  }
+  return std::nullopt;
+}
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr);
+  return to_hex(std::span<const std::uint8_t>(digest, size));
+}
+
+bool is_mutation(http::verb method) {
+  return method == http::verb::post || method == http::verb::put || method == http::verb::delete_;
+}
+
+}  // namespace
+
+void Api::handle(const Request& request, const core::Principal& authenticated, Reply reply) const {
+  const std::string_view target = request.target();
+  const std::string_view path = target.substr(0, target.find('?'));
+  const auto method = request.method();
+  auto shared_who = std::make_shared<core::Principal>(authenticated);
+  core::Principal& who = *shared_who;
+  who.method = std::string(request.method_string());
+  who.path = std::string(path);
+  if (is_mutation(method)) who.body_sha256 = sha256_hex(request.body());
+
+  // Failed mutations by an authenticated caller are audited too (outcome and all, and the user action's credential
+  // once known), from whichever thread replies.
+  if (is_mutation(method) && who.kind != core::PrincipalKind::kAnonymous && options_.audit_failure) {
+    reply = [reply = std::move(reply), shared_who, audit = options_.audit_failure](Response response) {
+      if (response.result_int() >= 400) {
+        auto entry = core::audit_entry(*shared_who, {});
+        entry.outcome = "error " + std::to_string(response.result_int());
+        audit(std::move(entry));
+      }
+      reply(std::move(response));
+    };
+  }
+  const auto fail_with = [&](const Error& e) { reply(error_response(e, request.version(), request.keep_alive())); };
+
+  // Deny by default: a (method, route) without a policy is never routed.
+  const std::string route_template = route_of(target);
+  const auto policy = policy_of(method, route_template);
+  if (!policy) {
+    if (route_template == "other") return fail_with({ErrorCode::kNotFound, "no route for " + std::string(path), {}});
+    return fail_with({ErrorCode::kInvalidArgument,
+                      "method " + std::string(request.method_string()) + " is not allowed on " + std::string(path),
+                      {}});
+  }
+  {
+    if (who.kind == core::PrincipalKind::kAnonymous && !policy->anonymous) {
+      return fail_with({ErrorCode::kUnauthenticated, "Not Authorized.", {}});
+    }
+    if (!policy->operation.empty()) {
+      if (auto allowed = identity_.require(who, policy->operation); !allowed) return fail_with(allowed.error());
+    }
+    if (method == http::verb::post && route_template == "/wallets/{walletId}/delegate") {
+      // Delegating a wallet delegates its key.
+      if (auto allowed = identity_.require(who, "Keys:Delegate"); !allowed) return fail_with(allowed.error());
+    }
+    const bool token_holder = who.kind == core::PrincipalKind::kServiceAccount ||
+                              who.kind == core::PrincipalKind::kOrgUser || who.kind == core::PrincipalKind::kEndUser;
+    if (policy->user_action && token_holder) {
+      const auto header = request["x-dfns-useraction"];
+      auto cred = identity_.consume_user_action(
+          who, header.empty() ? std::nullopt : std::optional<std::string_view>(header), who.method, who.path,
+          who.body_sha256);
+      if (!cred) return fail_with(cred.error());
+      who.credential_id = std::move(*cred);
+    }
+  }
+
   if (auto response = route(request, who, reply)) reply(std::move(*response));
 }
 
@@ -516,11 +741,11 @@ std::optional<Response> Api::route(const Request& request, const core::Principal
 
   if (!parts.empty() && parts[0] == "keys") {
     if (parts.size() == 1) {
-      if (method == http::verb::post) return respond(create_key(keys_, who, request.body()));
+      if (method == http::verb::post) return respond(create_key(keys_, identity_, who, request.body()));
       if (method == http::verb::get) {
         auto page = page_params(*query, options_);
         if (!page) return respond(std::unexpected(page.error()));
-        auto keys = keys_.list_keys(page->before, page->limit);
+        auto keys = keys_.list_keys(who, page->before, page->limit);
         if (!keys) return respond(std::unexpected(keys.error()));
         return respond(json::value(page_json(*keys, [](const store::KeyRecord& k) { return key_json(k); })));
       }
@@ -530,13 +755,14 @@ std::optional<Response> Api::route(const Request& request, const core::Principal
     if (parts.size() == 2) {
       switch (method) {
         case http::verb::get: {
-          auto key = keys_.get_key(key_id);
+          auto key = keys_.get_key(who, key_id);
           if (!key) return respond(std::unexpected(key.error()));
           return respond(key_with_wallets(wallets_, json::value(key_json(*key)), key_id));
         }
-        case http::verb::put: return respond(key_with_wallets(wallets_, rename_key(keys_, key_id, request.body()), key_id));
+        case http::verb::put:
+          return respond(key_with_wallets(wallets_, rename_key(keys_, who, key_id, request.body()), key_id));
         case http::verb::delete_:
-          return respond(key_with_wallets(wallets_, archive_key(keys_, key_id, request.body()), key_id));
+          return respond(key_with_wallets(wallets_, archive_key(keys_, who, key_id, request.body()), key_id));
         default: return method_not_allowed();
       }
     }
@@ -553,7 +779,7 @@ std::optional<Response> Api::route(const Request& request, const core::Principal
       if (method == http::verb::get) {
         auto page = page_params(*query, options_);
         if (!page) return respond(std::unexpected(page.error()));
-        auto sigs = keys_.list_signatures(key_id, page->before, page->limit);
+        auto sigs = keys_.list_signatures(who, key_id, page->before, page->limit);
         if (!sigs) return respond(std::unexpected(sigs.error()));
         auto o = page_json(*sigs, signature_json);
         o["keyId"] = key_id;
@@ -563,18 +789,32 @@ std::optional<Response> Api::route(const Request& request, const core::Principal
     }
     if (parts[2] == "signatures" && parts.size() == 4) {
       if (method != http::verb::get) return method_not_allowed();
-      auto sig = keys_.get_signature(key_id, parts[3]);
+      auto sig = keys_.get_signature(who, key_id, parts[3]);
       if (!sig) return respond(std::unexpected(sig.error()));
       return respond(json::value(signature_json(*sig)));
+    }
+    if (parts.size() == 3 && parts[2] == "delegate") {
+      if (method != http::verb::post) return method_not_allowed();
+      auto user = decode_delegate_target(identity_, request.body(), "delegateTo");
+      if (!user) return respond(std::unexpected(user.error()));
+      auto key = keys_.delegate_key(who, key_id, *user);
+      if (!key) return respond(std::unexpected(key.error()));
+      return respond(json::value(json::object{{"keyId", key->id}, {"status", "Delegated"}}));
+    }
+    if (parts.size() == 3 && parts[2] == "custody") {
+      if (method != http::verb::get) return method_not_allowed();
+      auto records = keys_.custody(who, key_id);
+      if (!records) return respond(std::unexpected(records.error()));
+      return respond(json::value(custody_json(key_id, *records)));
     }
   }
   if (!parts.empty() && parts[0] == "wallets") {
     if (parts.size() == 1) {
-      if (method == http::verb::post) return respond(create_wallet(wallets_, who, request.body()));
+      if (method == http::verb::post) return respond(create_wallet(wallets_, identity_, who, request.body()));
       if (method == http::verb::get) {
         auto page = page_params(*query, options_);
         if (!page) return respond(std::unexpected(page.error()));
-        auto wallets = wallets_.list_wallets(page->before, page->limit);
+        auto wallets = wallets_.list_wallets(who, page->before, page->limit);
         if (!wallets) return respond(std::unexpected(wallets.error()));
         return respond(json::value(page_json(*wallets, wallet_json)));
       }
@@ -584,21 +824,41 @@ std::optional<Response> Api::route(const Request& request, const core::Principal
     if (parts.size() == 2) {
       switch (method) {
         case http::verb::get: {
-          auto wallet = wallets_.get_wallet(wallet_id);
+          auto wallet = wallets_.get_wallet(who, wallet_id);
           if (!wallet) return respond(std::unexpected(wallet.error()));
           return respond(json::value(wallet_json(*wallet)));
         }
-        case http::verb::put: return respond(update_wallet(wallets_, wallet_id, request.body()));
+        case http::verb::put: return respond(update_wallet(wallets_, who, wallet_id, request.body()));
         default: return method_not_allowed();
       }
     }
     if (parts.size() == 3 && parts[2] == "tags") {
       switch (method) {
-        case http::verb::put: return respond(change_tags(wallets_, wallet_id, request.body(), true));
-        case http::verb::delete_: return respond(change_tags(wallets_, wallet_id, request.body(), false));
+        case http::verb::put: return respond(change_tags(wallets_, who, wallet_id, request.body(), true));
+        case http::verb::delete_: return respond(change_tags(wallets_, who, wallet_id, request.body(), false));
         default: return method_not_allowed();
       }
     }
+    if (parts.size() == 3 && parts[2] == "delegate") {
+      if (method != http::verb::post) return method_not_allowed();
+      auto user = decode_delegate_target(identity_, request.body(), "userId");
+      if (!user) return respond(std::unexpected(user.error()));
+      auto wallet = wallets_.delegate_wallet(who, wallet_id, *user);
+      if (!wallet) return respond(std::unexpected(wallet.error()));
+      return respond(json::value(json::object{{"walletId", wallet->wallet.id}, {"status", "Delegated"}}));
+    }
+  }
+  if (parts.size() == 1 && parts[0] == "audit") {
+    if (method != http::verb::get) return method_not_allowed();
+    auto page = page_params(*query, options_);
+    if (!page) return respond(std::unexpected(page.error()));
+    if (!options_.audit_page) return respond(fail(ErrorCode::kUnavailable, "the audit trail is not available"));
+    auto records = options_.audit_page(page->before, page->limit);
+    if (!records) return respond(std::unexpected(records.error()));
+    return respond(json::value(page_json(*records, audit_json)));
+  }
+  if (auto identity = route_identity(identity_, who, method, parts, request.body())) {
+    return respond(std::move(*identity));
   }
   return error_response({ErrorCode::kNotFound, "no route for " + std::string(path), {}}, version, keep_alive);
 }

@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "common/error.h"
+#include "core/identity.h"
 #include "core/key_service.h"
 #include "core/principal.h"
 #include "core/wallet_service.h"
@@ -28,15 +29,23 @@ struct ApiOptions {
   unsigned default_page_size = 50;
   // For GET /readyz: succeeds when the daemon can serve (HSM logged in, store writable), else says why.
   std::function<Result<void>()> readiness;
+  // Appends the audit record of an authenticated mutating request that failed (nothing changed). Must not block:
+  // it may be called from the store's writer thread.
+  std::function<void(AuditEntry)> audit_failure;
+  // GET /audit: a page of the audit trail, newest first.
+  std::function<Result<store::Page<AuditRecord>>(std::optional<std::int64_t> before, int limit)> audit_page;
 };
 
 class Api {
  public:
-  Api(core::KeyService& keys, core::WalletService& wallets, ApiOptions options)
-      : keys_(keys), wallets_(wallets), options_(options) {}
+  Api(core::KeyService& keys, core::WalletService& wallets, core::IdentityService& identity, ApiOptions options)
+      : keys_(keys), wallets_(wallets), identity_(identity), options_(std::move(options)) {}
 
   // Answers one authenticated request by calling `reply` exactly once, with a JSON response for every outcome:
   // before handle() returns, or later from another thread (see above). `request` must stay alive until then.
+  // Before the route runs: the route's permission (403 naming it), then, for mutating requests of token holders,
+  // the single-use user-action token in x-dfns-useraction bound to this method, path and body (dfns-api.md §1.2).
+  // A mutating request that fails after authentication is audited with its outcome.
   using Reply = std::function<void(Response)>;
   void handle(const Request& request, const core::Principal& who, Reply reply) const;
 
@@ -46,6 +55,7 @@ class Api {
 
   core::KeyService& keys_;
   core::WalletService& wallets_;
+  core::IdentityService& identity_;
   ApiOptions options_;
 };
 

@@ -1,7 +1,11 @@
 #include "config/config.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
+#include <sys/socket.h>
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -138,6 +142,21 @@ std::optional<HostPort> parse_host_port(std::string_view text) {
   return hp;
 }
 
+bool is_loopback_host(std::string_view host) {
+  std::string h(host);
+  std::transform(h.begin(), h.end(), h.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  if (h == "localhost") return true;
+  unsigned char v4[4];
+  if (::inet_pton(AF_INET, h.c_str(), v4) == 1) return v4[0] == 127;
+  unsigned char v6[16];
+  if (::inet_pton(AF_INET6, h.c_str(), v6) == 1) {
+    static constexpr unsigned char kLoopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    static constexpr unsigned char kV4Mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return std::equal(v6, v6 + 16, kLoopback) || (std::equal(v6, v6 + 12, kV4Mapped) && v6[12] == 127);
+  }
+  return false;
+}
+
 Result<Config> parse_config(std::string_view toml_text, const std::filesystem::path& base_dir) {
   toml::table root;
   try {
@@ -193,6 +212,9 @@ Result<Config> parse_config(std::string_view toml_text, const std::filesystem::p
     SIGNERD_TRY(mode, s.get<std::string>("unix_socket_mode"));
     SIGNERD_TRY(group, s.get<std::string>("unix_socket_group"));
     SIGNERD_TRY(tcp, s.get<std::string>("tcp"));
+    SIGNERD_TRY(tls_cert, s.get<std::string>("tls_cert_file"));
+    SIGNERD_TRY(tls_key, s.get<std::string>("tls_key_file"));
+    SIGNERD_TRY(tls_client_ca, s.get<std::string>("tls_client_ca_file"));
     if (auto r = s.refuse_unknown(); !r) return std::unexpected(r.error());
     c.listen.unix_socket = sock ? resolve(base_dir, *sock) : std::filesystem::path{};
     if (mode) {
@@ -203,8 +225,30 @@ Result<Config> parse_config(std::string_view toml_text, const std::filesystem::p
     }
     c.listen.unix_socket_group = group.value_or("");
     c.listen.tcp = tcp.value_or("");
-    if (!c.listen.tcp.empty() && !parse_host_port(c.listen.tcp)) {
+    const auto host_port = parse_host_port(c.listen.tcp);
+    if (!c.listen.tcp.empty() && !host_port) {
       return s.bad("tcp", "must be \"host:port\" (e.g. \"127.0.0.1:8420\" or \"[::1]:8420\")");
+    }
+    c.listen.tls_cert_file = tls_cert ? resolve(base_dir, *tls_cert) : std::filesystem::path{};
+    c.listen.tls_key_file = tls_key ? resolve(base_dir, *tls_key) : std::filesystem::path{};
+    c.listen.tls_client_ca_file = tls_client_ca ? resolve(base_dir, *tls_client_ca) : std::filesystem::path{};
+    if (!c.listen.tls_cert_file.empty() && c.listen.tls_key_file.empty()) {
+      return s.bad("tls_key_file", "is required when listen.tls_cert_file is set (the certificate's private key)");
+    }
+    if (c.listen.tls_cert_file.empty() && !c.listen.tls_key_file.empty()) {
+      return s.bad("tls_cert_file", "is required when listen.tls_key_file is set (the key's certificate chain)");
+    }
+    if (!c.listen.tls_client_ca_file.empty() && !c.listen.tls()) {
+      return s.bad(
+          "tls_client_ca_file",
+          "needs listen.tls_cert_file and listen.tls_key_file (client certificates are checked only over TLS)");
+    }
+    // Bearer tokens must not cross a network in the clear; the daemon checks the resolved or passed socket again.
+    if (host_port && !is_loopback_host(host_port->host) && !c.listen.tls()) {
+      return fail(ErrorCode::kInvalidArgument,
+                  fmt::format("listen.tcp = \"{}\" is not a loopback address: TLS is required (set "
+                              "listen.tls_cert_file and listen.tls_key_file)",
+                              c.listen.tcp));
     }
     if (c.listen.unix_socket.empty() && c.listen.tcp.empty()) {
       return s.bad("unix_socket", "or listen.tcp is required: signerd must listen somewhere");
@@ -213,8 +257,14 @@ Result<Config> parse_config(std::string_view toml_text, const std::filesystem::p
   {
     Section s(root["auth"].as_table(), "auth");
     SIGNERD_TRY(uids, s.get_int_array("unix_allowed_uids"));
-    SIGNERD_TRY(token_file, s.get<std::string>("tcp_bearer_token_file"));
     SIGNERD_TRY(health, s.get_string_array("unauthenticated_health"));
+    SIGNERD_TRY(challenge_ttl, s.get_in_range<std::int64_t>("challenge_ttl_s", c.auth.challenge_ttl.count(), 1, 3600));
+    SIGNERD_TRY(ua_ttl, s.get_in_range<std::int64_t>("user_action_ttl_s", c.auth.user_action_ttl.count(), 1, 3600));
+    SIGNERD_TRY(login_ttl,
+                s.get_in_range<std::int64_t>("login_token_ttl_s", c.auth.login_token_ttl.count(), 1, 30 * 86400));
+    c.auth.challenge_ttl = std::chrono::seconds(challenge_ttl);
+    c.auth.user_action_ttl = std::chrono::seconds(ua_ttl);
+    c.auth.login_token_ttl = std::chrono::seconds(login_ttl);
     if (auto r = s.refuse_unknown(); !r) return std::unexpected(r.error());
     if (health) {
       for (const auto& t : *health) {
@@ -229,10 +279,6 @@ Result<Config> parse_config(std::string_view toml_text, const std::filesystem::p
         list.push_back(static_cast<std::uint32_t>(u));
       }
       c.auth.unix_allowed_uids = std::move(list);
-    }
-    c.auth.tcp_bearer_token_file = token_file ? resolve(base_dir, *token_file) : std::filesystem::path{};
-    if (!c.listen.tcp.empty() && c.auth.tcp_bearer_token_file.empty()) {
-      return s.bad("tcp_bearer_token_file", "is required when listen.tcp is set (TCP clients need a bearer token)");
     }
   }
   {

@@ -36,15 +36,25 @@ struct ListenConfig {
   unsigned unix_socket_mode = 0660;
   std::string unix_socket_group;         // empty: the daemon's primary group
   std::string tcp;                       // "host:port"; empty: no TCP listener
+  // TLS on the TCP listener (never on the Unix socket). Both files or neither; required when listen.tcp is not a
+  // loopback address. The key file must not be readable by other users (0600 or 0640), like the PIN file.
+  std::filesystem::path tls_cert_file;       // PEM: the server certificate, then its intermediates
+  std::filesystem::path tls_key_file;        // PEM: its private key, unencrypted
+  std::filesystem::path tls_client_ca_file;  // PEM CAs; when set, TCP clients must present a certificate they signed
 
+  bool tls() const { return !tls_cert_file.empty(); }
   bool operator==(const ListenConfig&) const = default;
 };
 
 struct AuthConfig {
-  std::optional<std::vector<std::uint32_t>> unix_allowed_uids;  // unset: only the daemon's own uid
-  std::filesystem::path tcp_bearer_token_file;                  // required when tcp is set
+  // Unix peers with these uids and no bearer token act as the local administrator: every permission, no
+  // user-action signature. Unset: only the daemon's own uid; [] turns this off (every client then needs a token).
+  std::optional<std::vector<std::uint32_t>> unix_allowed_uids;
   // Transports on which /healthz, /readyz and /metrics answer without authentication ("unix", "tcp").
   std::vector<std::string> unauthenticated_health{"unix"};
+  std::chrono::seconds challenge_ttl{300};     // a user-action or login challenge must be answered within this
+  std::chrono::seconds user_action_ttl{300};   // a user-action token must be used within this
+  std::chrono::seconds login_token_ttl{3600};  // lifetime of the tokens POST /auth/login issues
 
   bool operator==(const AuthConfig&) const = default;
 };
@@ -98,5 +108,9 @@ struct HostPort {
   std::uint16_t port = 0;
 };
 std::optional<HostPort> parse_host_port(std::string_view text);
+
+// Whether a listen.tcp host surely means the loopback interface: "localhost", 127.0.0.0/8, ::1 and ::ffff:127.x.y.z.
+// Any other name counts as not loopback (it could resolve to anything), as do 0.0.0.0 and ::.
+bool is_loopback_host(std::string_view host);
 
 }  // namespace signerd::config

@@ -22,6 +22,7 @@
 #include "api/api.h"
 #include "common/metrics.h"
 #include "config/config.h"
+#include "core/identity.h"
 #include "core/key_service.h"
 #include "daemon/server.h"
 #include "hsm/hsm.h"
@@ -107,9 +108,11 @@ void reload(const std::string& path, config::Config& running, daemon::Server& se
   if (!(next->listen == running.listen)) need_restart.push_back("listen");
   if (!(next->limits == running.limits)) need_restart.push_back("limits");
   if (!(next->server == running.server)) need_restart.push_back("server");
-  if (next->auth.tcp_bearer_token_file != running.auth.tcp_bearer_token_file ||
-      next->auth.unauthenticated_health != running.auth.unauthenticated_health) {
-    need_restart.push_back("auth (token file, unauthenticated_health)");
+  if (next->auth.unauthenticated_health != running.auth.unauthenticated_health ||
+      next->auth.challenge_ttl != running.auth.challenge_ttl ||
+      next->auth.user_action_ttl != running.auth.user_action_ttl ||
+      next->auth.login_token_ttl != running.auth.login_token_ttl) {
+    need_restart.push_back("auth (unauthenticated_health, *_ttl_s)");
   }
   auto join = [](const std::vector<std::string>& v) {
     std::string out;
@@ -170,26 +173,41 @@ int run(const std::string& config_path, config::Config cfg) {
   so.unix_allowed_uids = cfg.auth.unix_allowed_uids.value_or(std::vector<std::uint32_t>{::getuid()});
   so.unix_health_without_auth = contains(cfg.auth.unauthenticated_health, "unix");
   so.tcp_health_without_auth = contains(cfg.auth.unauthenticated_health, "tcp");
-  if (!cfg.listen.tcp.empty()) {
-    auto token = read_secret_file(cfg.auth.tcp_bearer_token_file);
-    if (!token) {
-      spdlog::critical("cannot read the TCP bearer token: {}", token.error().message);
-      return EX_CONFIG;
-    }
-    so.tcp_bearer_token = std::move(*token);
+  core::IdentityOptions identity_options;
+  identity_options.challenge_ttl = cfg.auth.challenge_ttl;
+  identity_options.user_action_ttl = cfg.auth.user_action_ttl;
+  identity_options.login_token_ttl = cfg.auth.login_token_ttl;
+  auto identity = core::IdentityService::open(*hsm, **store, identity_options);
+  if (!identity) {
+    spdlog::critical("cannot load identities: {}", identity.error().message);
+    return EX_UNAVAILABLE;
   }
+  spdlog::info("organisation {}", (*identity)->org_id());
+  core::IdentityService& identity_ref = **identity;
+  so.authenticate_bearer = [&identity_ref](std::string_view token) { return identity_ref.authenticate_bearer(token); };
 
   hsm::Hsm& hsm_ref = *hsm;
   store::Store& store_ref = **store;
-  api::ApiOptions api_options{cfg.limits.max_page_size, cfg.limits.default_page_size, [&hsm_ref, &store_ref]() -> Result<void> {
+  api::ApiOptions api_options;
+  api_options.max_page_size = cfg.limits.max_page_size;
+  api_options.default_page_size = cfg.limits.default_page_size;
+  api_options.readiness = [&hsm_ref, &store_ref]() -> Result<void> {
     if (auto h = hsm_ref.check(); !h) return std::unexpected(Error{h.error().code, "HSM: " + h.error().message, {}});
     if (auto s = store_ref.check_writable(); !s) {
       return std::unexpected(Error{s.error().code, "store: " + s.error().message, {}});
     }
     return {};
-  }};
+  };
+  api_options.audit_failure = [&store_ref](AuditEntry entry) {
+    store_ref.append_audit_async(std::move(entry), [](Result<void> r) {
+      if (!r) spdlog::error("cannot append to the audit trail: {}", r.error().message);
+    });
+  };
+  api_options.audit_page = [&store_ref](std::optional<std::int64_t> before, int limit) {
+    return store_ref.list_audit(before, limit);
+  };
   core::WalletService wallets(keys, **store);
-  api::Api api(keys, wallets, std::move(api_options));
+  api::Api api(keys, wallets, identity_ref, std::move(api_options));
   boost::asio::io_context io(static_cast<int>(cfg.server.io_threads));
   boost::asio::thread_pool workers(cfg.server.worker_threads);
   daemon::Server server(io, workers, api, std::move(so));

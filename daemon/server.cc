@@ -13,6 +13,8 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -23,7 +25,11 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
@@ -35,6 +41,7 @@
 #include <unordered_map>
 
 #include "common/metrics.h"
+#include "common/secret.h"
 
 namespace signerd::daemon {
 namespace {
@@ -47,6 +54,33 @@ using unix_socket = asio::local::stream_protocol;
 using boost::system::error_code;
 
 enum class Transport { kUnix, kTcp };
+
+using PlainTcpStream = beast::basic_stream<tcp, asio::any_io_executor>;
+using TlsTcpStream = beast::ssl_stream<PlainTcpStream>;
+
+template <class Stream>
+constexpr bool kIsTls = false;
+template <class Next>
+constexpr bool kIsTls<beast::ssl_stream<Next>> = true;
+
+// How long a closing TLS session waits for the client's close_notify after sending its own. Courtesy only (HTTP
+// bodies are length-delimited), so kept short: a client that never answers must not hold a connection slot.
+constexpr std::chrono::milliseconds kTlsShutdownTimeout{1000};
+
+constexpr const char* kTlsRequired = "TLS is required (set listen.tls_cert_file and listen.tls_key_file)";
+
+// 127.0.0.0/8, ::1, and IPv4-mapped 127.x.y.z.
+bool is_loopback(const asio::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback();
+  }
+  return a.is_loopback();
+}
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+  const auto addr = ep.address();
+  return (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" + std::to_string(ep.port());
+}
 
 struct Peer {
   Transport transport;
@@ -113,6 +147,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   asio::strand<asio::io_context::executor_type> acceptor_strand;
   std::optional<unix_socket::acceptor> unix_acceptor;
   std::optional<tcp::acceptor> tcp_acceptor;
+  // Set when listen.tls_cert_file is: every TCP connection then speaks TLS. Read-only once listen() returned.
+  std::optional<asio::ssl::context> tls;
   bool unix_from_systemd = false;  // the socket file then belongs to systemd: never unlinked here
   mutable std::mutex uids_mutex;
   std::vector<std::uint32_t> unix_allowed_uids;  // guarded by uids_mutex
@@ -126,6 +162,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   std::atomic<unsigned> connections{0};
   std::optional<asio::steady_timer> grace_timer;
 
+  Result<void> load_tls();
+  const char* tls_mode() const { return !tls ? "off" : options.listen.tls_client_ca_file.empty() ? "on" : "mutual"; }
   Result<void> adopt_systemd_sockets();
   Result<void> listen_unix();
   Result<void> listen_tcp();
@@ -156,6 +194,7 @@ unsigned Server::connections() const { return impl_->connections.load(); }
 Server::~Server() = default;
 
 Result<void> Server::listen() {
+  if (auto r = impl_->load_tls(); !r) return r;
   if (auto r = impl_->adopt_systemd_sockets(); !r) return r;
   if (!impl_->unix_acceptor && !impl_->options.listen.unix_socket.empty()) {
     if (auto r = impl_->listen_unix(); !r) return r;
@@ -166,6 +205,73 @@ Result<void> Server::listen() {
   if (!impl_->unix_acceptor && !impl_->tcp_acceptor) {
     return fail(ErrorCode::kInvalidArgument, "no socket to listen on");
   }
+  return {};
+}
+
+// Reads the certificate chain, the key and the client CAs once. Errors name the setting, the file and OpenSSL's
+// reason, never the file's content.
+Result<void> Server::Impl::load_tls() {
+  const auto& l = options.listen;
+  if (!l.tls()) return {};
+  const auto bad = [](std::string_view key, const std::filesystem::path& file, std::string_view what,
+                      const error_code& ec) {
+    return fail(ErrorCode::kInvalidArgument,
+                "listen." + std::string(key) + " " + file.string() + ": " + std::string(what) + ": " + ec.message());
+  };
+  const auto readable = [](std::string_view key, const std::filesystem::path& file) -> Result<void> {
+    if (::access(file.c_str(), R_OK) != 0) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "listen." + std::string(key) + " " + file.string() + ": cannot read it: " + std::strerror(errno));
+    }
+    return {};
+  };
+  asio::ssl::context ctx(asio::ssl::context::tls_server);
+  SSL_CTX* native = ctx.native_handle();
+  // TLS 1.2 at least; OpenSSL negotiates 1.3 with any client that offers it. For 1.2, forward-secret AEAD suites only.
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  SSL_CTX_set_cipher_list(native, "ECDHE+AESGCM:ECDHE+CHACHA20");
+  ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_compression |
+                  SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
+  // Resumed sessions must keep the client-certificate check: OpenSSL requires a context id once peers are verified.
+  static constexpr unsigned char kSessionContext[] = "signerd";
+  SSL_CTX_set_session_id_context(native, kSessionContext, sizeof kSessionContext - 1);
+  // An encrypted key must fail here, not make OpenSSL prompt on a terminal.
+  ctx.set_password_callback([](std::size_t, asio::ssl::context::password_purpose) { return std::string(); });
+
+  error_code ec;
+  if (auto r = readable("tls_cert_file", l.tls_cert_file); !r) return r;
+  ctx.use_certificate_chain_file(l.tls_cert_file.string(), ec);
+  if (ec) return bad("tls_cert_file", l.tls_cert_file, "not a PEM certificate chain", ec);
+
+  auto key = read_secret_file(l.tls_key_file);  // refuses a file other users can read
+  if (!key) return fail(ErrorCode::kInvalidArgument, "listen.tls_key_file: " + key.error().message);
+  ctx.use_private_key(asio::buffer(key->view()), asio::ssl::context::pem, ec);
+  key->wipe();
+  const auto openssl_error = static_cast<unsigned long>(ec.value());
+  const bool mismatch = ec && ec.category() == asio::error::get_ssl_category() &&
+                        ERR_GET_LIB(openssl_error) == ERR_LIB_X509 &&
+                        ERR_GET_REASON(openssl_error) == X509_R_KEY_VALUES_MISMATCH;
+  if (mismatch || (!ec && SSL_CTX_check_private_key(native) != 1)) {
+    return fail(ErrorCode::kInvalidArgument, "listen.tls_key_file " + l.tls_key_file.string() +
+                                                 " is not the private key of the certificate in listen.tls_cert_file " +
+                                                 l.tls_cert_file.string());
+  }
+  if (ec) return bad("tls_key_file", l.tls_key_file, "not an unencrypted PEM private key", ec);
+
+  if (!l.tls_client_ca_file.empty()) {
+    if (auto r = readable("tls_client_ca_file", l.tls_client_ca_file); !r) return r;
+    ctx.load_verify_file(l.tls_client_ca_file.string(), ec);
+    if (ec) return bad("tls_client_ca_file", l.tls_client_ca_file, "not PEM CA certificates", ec);
+    // Tell clients which CAs are accepted (the list is owned by the context from here on).
+    STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(l.tls_client_ca_file.c_str());
+    if (!names) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "listen.tls_client_ca_file " + l.tls_client_ca_file.string() + ": holds no CA certificate");
+    }
+    SSL_CTX_set_client_CA_list(native, names);
+    ctx.set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+  }
+  tls.emplace(std::move(ctx));
   return {};
 }
 
@@ -184,7 +290,15 @@ Result<void> Server::Impl::adopt_systemd_sockets() {
       const bool v6 = sd_is_socket(fd, AF_INET6, SOCK_STREAM, 1) > 0;
       tcp_acceptor.emplace(acceptor_strand);
       tcp_acceptor->assign(v6 ? tcp::v6() : tcp::v4(), fd, ec);
-      spdlog::info("listening tcp=fd:{} (socket activation)", fd);
+      if (ec) return fail(ErrorCode::kInvalidArgument, "cannot use fd " + std::to_string(fd) + ": " + ec.message());
+      const auto local = tcp_acceptor->local_endpoint(ec);
+      if (ec) return fail(ErrorCode::kInvalidArgument, "cannot use fd " + std::to_string(fd) + ": " + ec.message());
+      if (!tls && !is_loopback(local.address())) {
+        return fail(ErrorCode::kInvalidArgument, "the TCP socket systemd passed (fd " + std::to_string(fd) + ", " +
+                                                     endpoint_text(local) +
+                                                     ") is not on a loopback address: " + kTlsRequired);
+      }
+      spdlog::info("listening tcp=fd:{} {} tls={} (socket activation)", fd, endpoint_text(local), tls_mode());
     } else {
       return fail(ErrorCode::kInvalidArgument,
                   "systemd passed fd " + std::to_string(fd) +
@@ -200,8 +314,7 @@ std::string Server::tcp_endpoint() const {
   error_code ec;
   const auto ep = impl_->tcp_acceptor->local_endpoint(ec);
   if (ec) return {};
-  const auto addr = ep.address();
-  return (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" + std::to_string(ep.port());
+  return endpoint_text(ep);
 }
 
 Result<void> Server::Impl::listen_unix() {
@@ -249,17 +362,18 @@ Result<void> Server::Impl::listen_tcp() {
     return fail(ErrorCode::kInvalidArgument, "cannot resolve " + options.listen.tcp + ": " + ec.message());
   }
   const tcp::endpoint endpoint = *results.begin();
+  // Config validation refuses such addresses already; this catches names that resolve elsewhere than expected.
+  if (!tls && !is_loopback(endpoint.address())) {
+    return fail(ErrorCode::kInvalidArgument, "listen.tcp = \"" + options.listen.tcp + "\" (" + endpoint_text(endpoint) +
+                                                 ") is not a loopback address: " + kTlsRequired);
+  }
   tcp_acceptor.emplace(acceptor_strand);
   tcp_acceptor->open(endpoint.protocol(), ec);
   if (!ec) tcp_acceptor->set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) tcp_acceptor->bind(endpoint, ec);
   if (!ec) tcp_acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return fail(ErrorCode::kInvalidArgument, "cannot listen on " + options.listen.tcp + ": " + ec.message());
-  if (!endpoint.address().is_loopback()) {
-    spdlog::warn("listening on non-loopback address {} without TLS; bearer tokens cross the network in the clear",
-                 options.listen.tcp);
-  }
-  spdlog::info("listening tcp={}", options.listen.tcp);
+  spdlog::info("listening tcp={} tls={}", options.listen.tcp, tls_mode());
   return {};
 }
 
@@ -303,8 +417,12 @@ asio::awaitable<void> Server::Impl::accept_loop(Acceptor& acceptor, Transport tr
     } else {
       peer.address = socket.remote_endpoint(ec).address().to_string();
       socket.set_option(tcp::no_delay(true), ec);
-      using Stream = beast::basic_stream<tcp, asio::any_io_executor>;
-      asio::co_spawn(socket.get_executor(), session(Stream(std::move(socket)), std::move(peer)), asio::detached);
+      auto ex = socket.get_executor();
+      if (tls) {
+        asio::co_spawn(ex, session(TlsTcpStream(std::move(socket), *tls), std::move(peer)), asio::detached);
+      } else {
+        asio::co_spawn(ex, session(PlainTcpStream(std::move(socket)), std::move(peer)), asio::detached);
+      }
     }
   }
 }
@@ -312,24 +430,28 @@ asio::awaitable<void> Server::Impl::accept_loop(Acceptor& acceptor, Transport tr
 Result<core::Principal> Server::Impl::authenticate(const api::Request& request, const Peer& peer) const {
   const std::string_view target = request.target();
   const std::string_view path = target.substr(0, target.find('?'));
-  if ((path == "/healthz" || path == "/readyz" || path == "/metrics") &&
-      (peer.transport == Transport::kUnix ? options.unix_health_without_auth : options.tcp_health_without_auth)) {
-    return core::Principal{"anonymous", std::nullopt};
-  }
-  if (peer.transport == Transport::kUnix) {
-    std::lock_guard lock(uids_mutex);
-    const auto& allowed = unix_allowed_uids;
-    if (peer.uid && std::find(allowed.begin(), allowed.end(), *peer.uid) != allowed.end()) {
-      return core::Principal{"os-uid-" + std::to_string(*peer.uid), std::nullopt};
-    }
-    return fail(ErrorCode::kUnauthenticated, "Not Authorized. This OS user may not use signerd's socket.");
-  }
   const auto header = request[http::field::authorization];
+  if (header.empty()) {
+    if ((path == "/healthz" || path == "/readyz" || path == "/metrics") &&
+        (peer.transport == Transport::kUnix ? options.unix_health_without_auth : options.tcp_health_without_auth)) {
+      return core::Principal{.id = "anonymous"};
+    }
+    // Login is how a user without a token gets one.
+    if (path == "/auth/login/init" || path == "/auth/login") return core::Principal{.id = "anonymous"};
+    if (peer.transport == Transport::kUnix) {
+      std::lock_guard lock(uids_mutex);
+      const auto& allowed = unix_allowed_uids;
+      if (peer.uid && std::find(allowed.begin(), allowed.end(), *peer.uid) != allowed.end()) {
+        return core::Principal{.id = "os-uid-" + std::to_string(*peer.uid), .kind = core::PrincipalKind::kLocalAdmin};
+      }
+      return fail(ErrorCode::kUnauthenticated,
+                  "Not Authorized. This OS user may not use signerd's socket without a bearer token.");
+    }
+    return fail(ErrorCode::kUnauthenticated, "Not Authorized.");
+  }
   constexpr std::string_view kBearer = "Bearer ";
-  if (header.size() > kBearer.size() && header.substr(0, kBearer.size()) == kBearer &&
-      !options.tcp_bearer_token.empty() &&
-      secret_equals(header.substr(kBearer.size()), options.tcp_bearer_token.view())) {
-    return core::Principal{"static-token", std::nullopt};
+  if (header.size() > kBearer.size() && header.substr(0, kBearer.size()) == kBearer && options.authenticate_bearer) {
+    return options.authenticate_bearer(header.substr(kBearer.size()));
   }
   return fail(ErrorCode::kUnauthenticated, "Not Authorized.");
 }
@@ -364,35 +486,53 @@ void Server::Impl::finish_drain() {
   });
 }
 
+// One connection's life: [TLS handshake,] requests until the peer or a limit ends it, [TLS close,] close. Stream is
+// a basic_stream (Unix or plain TCP) or an ssl_stream over one; timeouts and cancellation act on the basic_stream.
 template <class Stream>
 asio::awaitable<void> Server::Impl::session(Stream stream, Peer peer) {
   auto self = shared_from_this();
   const auto& limits = options.limits;
+  auto& lowest = beast::get_lowest_layer(stream);
   ++connections;
   auto handle = std::make_shared<SessionHandle>();
   handle->executor = stream.get_executor();
-  handle->close = [&stream] { stream.cancel(); };
+  handle->close = [&lowest] { lowest.cancel(); };
   const auto session_id = add_session(handle);
 
   beast::flat_buffer buffer(limits.max_header_bytes + limits.max_body_bytes + 4096);
   error_code ec;
+  bool established = true;  // false when the TLS handshake failed
+
+  if constexpr (kIsTls<Stream>) {
+    // The handshake is part of the first request: it must finish within read_timeout.
+    lowest.expires_after(limits.read_timeout);
+    co_await stream.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      spdlog::info("TLS handshake failed transport=tcp peer={}: {}", peer.address, ec.message());
+      established = false;
+    } else {
+      spdlog::debug("TLS handshake peer={} version={} client_certificate={}", peer.address,
+                    SSL_get_version(stream.native_handle()),
+                    SSL_get0_peer_certificate(stream.native_handle()) != nullptr);
+    }
+  }
 
   auto write_error = [&](http::status status, std::string message) -> asio::awaitable<void> {
     Error e{status == http::status::payload_too_large ? ErrorCode::kPayloadTooLarge : ErrorCode::kInvalidArgument,
             std::move(message), {}};
     auto res = api::error_response(e, 11, false);
     res.result(status);
-    stream.expires_after(limits.write_timeout);
+    lowest.expires_after(limits.write_timeout);
     error_code wec;
     co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, wec));
   };
 
-  for (;;) {
+  while (established) {
     if (buffer.size() == 0) {
       // Between requests: the idle timeout applies until the next request's first byte.
       handle->busy = false;
       if (draining) break;
-      stream.expires_after(limits.idle_timeout);
+      lowest.expires_after(limits.idle_timeout);
       const std::size_t n =
           co_await stream.async_read_some(buffer.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
       if (ec) break;
@@ -403,7 +543,7 @@ asio::awaitable<void> Server::Impl::session(Stream stream, Peer peer) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     parser.body_limit(limits.max_body_bytes);
-    stream.expires_after(limits.read_timeout);
+    lowest.expires_after(limits.read_timeout);
     co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
     if (!ec && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -442,7 +582,7 @@ asio::awaitable<void> Server::Impl::session(Stream stream, Peer peer) {
       response = co_await async_handle(workers, api, request, *principal, asio::use_awaitable);
     }
     if (draining) response.keep_alive(false);
-    stream.expires_after(limits.write_timeout);
+    lowest.expires_after(limits.write_timeout);
     co_await http::async_write(stream, response, asio::redirect_error(asio::use_awaitable, ec));
     const auto micros =
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
@@ -460,10 +600,21 @@ asio::awaitable<void> Server::Impl::session(Stream stream, Peer peer) {
     if (ec || !response.keep_alive()) break;
   }
 
+  if constexpr (kIsTls<Stream>) {
+    // Send close_notify so the client can tell the end from a truncation, unless the connection is already gone
+    // (timed out, reset, or closed without close_notify). drain() may still cancel this.
+    if (established && ec != beast::error::timeout && ec != asio::ssl::error::stream_truncated &&
+        lowest.socket().is_open()) {
+      handle->busy = true;
+      lowest.expires_after(std::min(limits.write_timeout, kTlsShutdownTimeout));
+      error_code shutdown_ec;
+      co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, shutdown_ec));
+    }
+  }
   handle->alive = false;
   error_code ignored;
-  stream.socket().shutdown(asio::socket_base::shutdown_both, ignored);
-  stream.close();
+  lowest.socket().shutdown(asio::socket_base::shutdown_both, ignored);
+  lowest.close();
   --connections;
   remove_session(session_id);
 }

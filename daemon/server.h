@@ -1,7 +1,7 @@
 #pragma once
 // The HTTP/1.1 front of signerd: listeners on a Unix socket and on TCP, one coroutine per connection, explicit
 // limits (header and body size, read/idle/write timeouts, connection count), authentication of each request
-// (Unix peer uid allow-list; static bearer token on TCP), and a graceful drain.
+// (a bearer token on either transport; without one, a Unix peer whose uid is trusted), and a graceful drain.
 //
 // Requests are decoded on the I/O threads; api::Api::handle runs on the worker pool because it blocks on the HSM
 // and on durable writes. Thread-safety: construct, listen() and start() from one thread before the io_context runs;
@@ -22,8 +22,11 @@ namespace signerd::daemon {
 struct ServerOptions {
   config::ListenConfig listen;
   config::LimitsConfig limits;
+  // Unix peers with these uids and no Authorization header act as the local administrator (kLocalAdmin).
   std::vector<std::uint32_t> unix_allowed_uids;
-  SecretString tcp_bearer_token;  // empty when TCP is off
+  // Checks "Authorization: Bearer <token>" (either transport). Runs on an I/O thread: it must be quick (no HSM, no
+  // store round trip).
+  std::function<Result<core::Principal>(std::string_view token)> authenticate_bearer;
   bool unix_health_without_auth = true;  // /healthz, /readyz, /metrics answer any Unix peer
   bool tcp_health_without_auth = false;  // ... or any TCP client
 };

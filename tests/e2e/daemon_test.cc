@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "tests/support/daemon_fixture.h"
+#include "tests/support/dfns_client.h"
 
 namespace signerd::testing {
 namespace {
@@ -101,14 +102,22 @@ TEST_F(DaemonTest, CreatesEveryCurveAndRefusesWhatTheHsmCannotDo) {
   EXPECT_EQ(count_keys(), 2);
 }
 
-TEST_F(DaemonTest, TcpNeedsTheBearerToken) {
+TEST_F(DaemonTest, TcpNeedsABearerTokenAndAUserActionToMutate) {
   start();
+  auto admin = daemon_->unix_client();
+  const auto sa = create_service_account(admin, "tcp-client", true);
   auto c = daemon_->tcp_client();
   expect_error_body(c.request("POST", "/keys", kSecp256k1), 401);
   expect_error_body(c.request("GET", "/keys", "", {{"Authorization", "Bearer wrong"}}), 401);
-  expect_error_body(c.request("GET", "/keys", "", {{"Authorization", "Basic " + daemon_->bearer_token()}}), 401);
-  auto ok = c.request("POST", "/keys", kSecp256k1, {{"Authorization", "Bearer " + daemon_->bearer_token()}});
+  expect_error_body(c.request("GET", "/keys", "", {{"Authorization", "Basic " + sa.token}}), 401);
+  DfnsSession session(daemon_->tcp_client(), sa.token, sa.cred_id, sa.credential);
+  auto unsigned_post = session.raw("POST", "/keys", kSecp256k1);
+  expect_error_body(unsigned_post, 403);
+  EXPECT_NE(error_message(unsigned_post).find("user action"), std::string::npos) << unsigned_post.body;
+  EXPECT_EQ(count_keys(), 0);
+  auto ok = session.mutate("POST", "/keys", kSecp256k1);
   EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(session.get("/keys").status, 200);
   EXPECT_EQ(count_keys(), 1);
 }
 
@@ -116,10 +125,7 @@ TEST_F(DaemonTest, UnixPeersOutsideTheAllowListAreRefused) {
   start({.extra_config = "[auth]\nunix_allowed_uids = [" + std::to_string(::getuid() + 4242) + "]\n"});
   auto c = daemon_->unix_client();
   expect_error_body(c.request("POST", "/keys", kSecp256k1), 401);
-  auto tcp = daemon_->tcp_client();
-  auto r = tcp.request("GET", "/keys", "", {{"Authorization", "Bearer " + daemon_->bearer_token()}});
-  ASSERT_EQ(r.status, 200);
-  EXPECT_TRUE(r.json().at("items").as_array().empty());
+  expect_error_body(c.request("GET", "/keys"), 401);
   // The daemon must still stop cleanly although /healthz is refused on the socket.
 }
 
@@ -222,8 +228,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadRequest{"NameTooLong", "POST", "/keys",
                    R"({"scheme":"ECDSA","curve":"secp256k1","name":")" + std::string(300, 'n') + "\"}", 400,
                    "'name' must be 1 to 256"},
-        BadRequest{"DelegateToNotYet", "POST", "/keys", R"({"scheme":"ECDSA","curve":"secp256k1","delegateTo":"us-1"})",
-                   400, "'delegateTo' is not supported"},
+        BadRequest{"DelegateToAnUnknownUser", "POST", "/keys",
+                   R"({"scheme":"ECDSA","curve":"secp256k1","delegateTo":"us-1"})", 400, "not an active end user"},
+        BadRequest{"DelegateToAndDelayDelegation", "POST", "/keys",
+                   R"({"scheme":"ECDSA","curve":"secp256k1","delegateTo":"us-1","delayDelegation":true})", 400,
+                   "not both"},
         BadRequest{"ShortHash", "POST", kSig, R"({"kind":"Hash","hash":"0x1234"})", 400, "32 bytes"},
         BadRequest{"LongHash", "POST", kSig, R"({"kind":"Hash","hash":"0x)" + std::string(66, 'a') + "\"}", 400,
                    "32 bytes"},
@@ -317,10 +326,12 @@ TEST_F(DaemonTest, GarbageIsA400AndTheConnectionCloses) {
 
 TEST_F(DaemonTest, SlowOrHalfSentRequestsAreClosedAndChangeNothing) {
   start({.extra_config = "[limits]\nread_timeout_ms = 300\n"});
+  auto admin = daemon_->unix_client();
+  const auto sa = create_service_account(admin, "slow-client", true);
   auto slow = daemon_->unix_client();
   slow.send_raw("POST /keys HTTP/1.1\r\nHost: x\r\n");  // the header never ends
   auto half = daemon_->tcp_client();
-  half.send_raw("POST /keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + daemon_->bearer_token() +
+  half.send_raw("POST /keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + sa.token +
                 "\r\nContent-Length: 100\r\n\r\n" + kSecp256k1);  // the body never completes
   const auto started = std::chrono::steady_clock::now();
   EXPECT_TRUE(slow.read_until_closed(5s).second);
@@ -346,18 +357,20 @@ TEST_F(DaemonTest, TheUnixSocketHasTheConfiguredMode) {
 
 TEST_F(DaemonTest, LogsOneLinePerRequestWithoutBodiesOrSecrets) {
   start();
+  auto admin = daemon_->unix_client();
+  const auto sa = create_service_account(admin, "logged-client", true);
+  DfnsSession session(daemon_->tcp_client(), sa.token, sa.cred_id, sa.credential);
   auto c = daemon_->tcp_client();
   const std::string name = "very-secret-looking-name";
-  auto r = c.request("POST", "/keys", R"({"scheme":"ECDSA","curve":"secp256k1","name":")" + name + "\"}",
-                     {{"Authorization", "Bearer " + daemon_->bearer_token()}});
-  ASSERT_EQ(r.status, 200);
+  auto r = session.mutate("POST", "/keys", R"({"scheme":"ECDSA","curve":"secp256k1","name":")" + name + "\"}");
+  ASSERT_EQ(r.status, 200) << r.body;
   c.request("GET", "/keys?limit=5", "", {{"Authorization", "Bearer wrong-token-value"}});
   ASSERT_EQ(daemon_->stop(SIGTERM), 0);
   const auto log = daemon_->log();
   EXPECT_NE(log.find("request method=POST path=/keys status=200"), std::string::npos) << log;
-  EXPECT_NE(log.find("principal=static-token transport=tcp"), std::string::npos) << log;
+  EXPECT_NE(log.find("principal=" + sa.user_id + " transport=tcp"), std::string::npos) << log;
   EXPECT_NE(log.find("request method=GET path=/keys status=401"), std::string::npos) << log;
-  EXPECT_EQ(log.find(daemon_->bearer_token()), std::string::npos) << "the bearer token must never be logged";
+  EXPECT_EQ(log.find(sa.token), std::string::npos) << "the bearer token must never be logged";
   EXPECT_EQ(log.find("wrong-token-value"), std::string::npos);
   EXPECT_EQ(log.find(name), std::string::npos) << "request bodies must never be logged";
   EXPECT_EQ(log.find("limit=5"), std::string::npos) << "the query is left out of the log line";
@@ -416,10 +429,12 @@ TEST_F(DaemonTest, ReadyzReportsTheHsmAndMetricsCountWhatHappened) {
 
 TEST_F(DaemonTest, HealthAndMetricsNeedTheTokenOnTcpUnlessConfigured) {
   start();
+  auto admin = daemon_->unix_client();
+  const auto sa = create_service_account(admin, "metrics-reader", false);
   auto tcp = daemon_->tcp_client();
   expect_error_body(tcp.request("GET", "/metrics"), 401);
   expect_error_body(tcp.request("GET", "/healthz"), 401);
-  EXPECT_EQ(tcp.request("GET", "/metrics", "", {{"Authorization", "Bearer " + daemon_->bearer_token()}}).status, 200);
+  EXPECT_EQ(tcp.request("GET", "/metrics", "", {{"Authorization", "Bearer " + sa.token}}).status, 200);
   ASSERT_EQ(daemon_->stop(SIGTERM), 0);
 
   DaemonProcess open_tcp({.extra_config = "[auth]\nunauthenticated_health = [\"unix\", \"tcp\"]\n"});
@@ -440,7 +455,8 @@ TEST_F(DaemonTest, SighupReloadsTheAllowListAndNamesWhatNeedsARestart) {
   std::stringstream text;
   text << in.rdbuf();
   std::string conf = text.str();
-  conf.replace(conf.find("[auth]\n"), 7, "[auth]\nunix_allowed_uids = [" + std::to_string(::getuid() + 4242) + "]\n");
+  ASSERT_EQ(conf.find("[auth]"), std::string::npos);
+  conf += "[auth]\nunix_allowed_uids = [" + std::to_string(::getuid() + 4242) + "]\n";
   conf += "[server]\nworker_threads = 3\n";
   std::ofstream(daemon_->config_path(), std::ios::trunc) << conf;
   ::kill(daemon_pid(), SIGHUP);
@@ -617,6 +633,7 @@ TEST_F(DaemonTest, OpenApiDescribesExactlyTheRoutesServed) {
     std::string target = std::regex_replace(path, std::regex("\\{keyId\\}"), key);
     target = std::regex_replace(target, std::regex("\\{walletId\\}"), wallet);
     target = std::regex_replace(target, std::regex("\\{signatureId\\}"), sig);
+    target = std::regex_replace(target, std::regex("\\{[A-Za-z]+\\}"), "unknown-id");  // ids that need not exist
     for (const std::string method : {"get", "put", "post", "delete", "patch"}) {
       std::string upper = method;
       for (auto& ch : upper) ch = static_cast<char>(std::toupper(ch));

@@ -26,3 +26,9 @@ add_test(NAME interop.evm
   COMMAND ${CMAKE_COMMAND} -E env SIGNERD_EVM_VECTORS=$<TARGET_FILE:evm_vectors>
           node --test ${CMAKE_CURRENT_SOURCE_DIR}/interop/evm.test.mjs)
 set_tests_properties(interop.evm PROPERTIES LABELS interop TIMEOUT 120)
+
+# Issue 3's acceptance test: the official @dfns/sdk + @dfns/sdk-keysigner drive signerd unchanged (tokens, user
+# actions, keys, signatures, delegation to an end user who signs with its own login token).
+add_test(NAME interop.dfns_sdk
+  COMMAND ${PROJECT_SOURCE_DIR}/tests/e2e/with_daemon $<TARGET_FILE:signerd> -- node --test ${CMAKE_CURRENT_SOURCE_DIR}/interop/dfns_sdk.test.mjs)
+set_tests_properties(interop.dfns_sdk PROPERTIES LABELS interop TIMEOUT 120)

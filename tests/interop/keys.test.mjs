@@ -87,7 +87,7 @@ describe('secp256k1 ECDSA', () => {
     await assertGetReturnsSame(key, sr, 'unix');
   });
 
-  test('over TCP with a bearer token: create, sign, verify, GET', async () => {
+  test('over TCP with a service account token and user actions: create, sign, verify, GET', async () => {
     const tcpKey = await createKey(spec, 'tcp');
     for (let i = 0; i < 3; i++) {
       const hash = randomHex(32);

@@ -31,19 +31,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-std::string random_token() {
-  std::ifstream in("/dev/urandom", std::ios::binary);
-  std::string raw(24, '\0');
-  in.read(raw.data(), static_cast<std::streamsize>(raw.size()));
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : raw) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
-}
-
 void write_file(const std::filesystem::path& p, const std::string& content, mode_t mode) {
   {
     std::ofstream out(p, std::ios::trunc);
@@ -183,28 +170,20 @@ std::uint16_t DaemonProcess::free_port() {
 }
 
 DaemonProcess::DaemonProcess(DaemonOptions options)
-    : hsm_("e2e"), options_(std::move(options)), port_(free_port()), token_(random_token()) {
+    : hsm_("e2e"), options_(std::move(options)), port_(free_port()) {
   const auto d = dir_.path();
   write_file(d / "pin", (options_.pin_override.empty() ? hsm_.pin() : options_.pin_override) + "\n", 0600);
-  write_file(d / "token", token_ + "\n", 0600);
   std::ostringstream c;
   c << "[hsm]\nmodule = \"" << options_.module << "\"\n"
     << "token_label = \"" << (options_.token_label_override.empty() ? hsm_.label() : options_.token_label_override)
     << "\"\npin_file = \"" << (d / "pin").string() << "\"\n"
     << "[store]\npath = \"" << db_path().string() << "\"\n"
     << "[listen]\nunix_socket = \"" << socket_path().string() << "\"\n"
-    << "tcp = \"127.0.0.1:" << port_ << "\"\n"
+    << "tcp = \"" << options_.tcp_host << ":" << port_ << "\"\n"
+    << options_.listen_config
     << "[log]\nlevel = \"info\"\n"
     << options_.extra_config;
-  // [auth] may come from extra_config; add the token file there or in a section of its own.
-  std::string text = c.str();
-  const std::string token_line = "tcp_bearer_token_file = \"" + (d / "token").string() + "\"\n";
-  if (const auto pos = text.find("[auth]\n"); pos != std::string::npos) {
-    text.insert(pos + 7, token_line);
-  } else {
-    text += "[auth]\n" + token_line;
-  }
-  write_file(config_path(), text, 0600);
+  write_file(config_path(), c.str(), 0600);
 }
 
 DaemonProcess::~DaemonProcess() {

@@ -45,6 +45,9 @@ class HttpClient {
 struct DaemonOptions {
   std::string module = SoftHsmToken::module_path();
   std::string extra_config;          // TOML appended verbatim (sections [limits], [auth] ...)
+  // listen.tcp is "<tcp_host>:<port()>"; listen_config holds more TOML lines for [listen] (e.g. the TLS files).
+  std::string tcp_host = "127.0.0.1";
+  std::string listen_config;
   std::string pin_override;          // write this PIN to the pin file instead of the token's
   std::string token_label_override;
   std::map<std::string, std::string> env;  // extra environment for the daemon
@@ -72,7 +75,6 @@ class DaemonProcess {
   std::filesystem::path db_path() const { return dir_.path() / "signerd.db"; }
   std::filesystem::path config_path() const { return dir_.path() / "signerd.toml"; }
   std::uint16_t port() const { return port_; }
-  const std::string& bearer_token() const { return token_; }
   std::string log() const;  // everything the daemon wrote to stderr
   SoftHsmToken& token() { return hsm_; }
   const std::filesystem::path& dir() const { return dir_.path(); }
@@ -87,7 +89,6 @@ class DaemonProcess {
   TempDir dir_;
   DaemonOptions options_;
   std::uint16_t port_ = 0;
-  std::string token_;
   int pid_ = -1;
 };
 

@@ -22,7 +22,7 @@ make_token_and_config() {
   mkdir -p "$tmp/tokens" "$tmp/creds"
   printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$tmp/tokens" >"$SOFTHSM2_CONF"
   softhsm2-util --init-token --free --label systemd-test --pin 1234 --so-pin 5678 >/dev/null
-  (umask 077; echo 1234 >"$tmp/creds/hsm-pin"; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/api.token")
+  (umask 077; echo 1234 >"$tmp/creds/hsm-pin")
   chmod 0400 "$tmp/creds/hsm-pin"; chmod 0500 "$tmp/creds"  # as systemd leaves $CREDENTIALS_DIRECTORY
   cat >"$tmp/signerd.toml" <<TOML
 [hsm]
@@ -35,7 +35,7 @@ path = "$tmp/signerd.db"
 unix_socket = "$sock"
 tcp = "$tcp"
 [auth]
-tcp_bearer_token_file = "$tmp/api.token"
+unauthenticated_health = ["unix", "tcp"]
 [log]
 level = "${SIGNERD_TEST_LOG_LEVEL:-info}"
 TOML

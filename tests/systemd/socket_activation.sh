@@ -4,7 +4,7 @@
 # GET /healthz is 200 {"status":"ok"}, a key is created and a hash signed. The configured listen.unix_socket
 # (elsewhere in the temp dir) must never appear. SIGTERM stops signerd with status 0 and leaves the passed socket's
 # file in place (under systemd it belongs to signerd.socket, which keeps listening).
-# With --tcp, a loopback TCP socket is passed as well: it answers with the bearer token, and the configured
+# With --tcp, a loopback TCP socket is passed as well: it answers (/readyz; 401 without a token elsewhere), and the configured
 # listen.tcp port is not bound.
 # The PIN comes from $CREDENTIALS_DIRECTORY/hsm-pin, as with LoadCredential=hsm-pin:... in signerd.service.
 #   usage: socket_activation.sh <signerd binary> [--tcp]
@@ -62,10 +62,13 @@ echo "ok: created $key and signed a hash over the passed socket"
 echo "ok: the configured listen.unix_socket was not created"
 
 if [ "$with_tcp" = "--tcp" ]; then
-  out=$(curl -sS --max-time 30 -H "Authorization: Bearer $(cat "$tmp/api.token")" \
-        -w '\n%{http_code}' "http://127.0.0.1:$passed_port/keys/$key") || fail "GET over the passed TCP socket got no answer"
-  [ "${out##*$'\n'}" = 200 ] || fail "GET /keys/$key over the passed TCP socket: $out"
-  echo "ok: the passed TCP socket serves with the bearer token"
+  # /readyz answers without a token on TCP here (auth.unauthenticated_health); anything else needs one.
+  out=$(curl -sS --max-time 30 -w '\n%{http_code}' "http://127.0.0.1:$passed_port/readyz") ||
+    fail "GET over the passed TCP socket got no answer"
+  [ "${out##*$'\n'}" = 200 ] || fail "GET /readyz over the passed TCP socket: $out"
+  out=$(curl -sS --max-time 30 -w '\n%{http_code}' "http://127.0.0.1:$passed_port/keys/$key") || fail "no answer"
+  [ "${out##*$'\n'}" = 401 ] || fail "GET /keys/$key over TCP without a token: $out"
+  echo "ok: the passed TCP socket serves (and asks TCP clients for a token)"
   if curl -s --max-time 5 -o /dev/null "http://127.0.0.1:$config_port/healthz"; then
     fail "signerd bound its configured listen.tcp ($tcp_config) although a TCP socket was passed"
   fi

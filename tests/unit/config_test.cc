@@ -72,8 +72,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"ZeroSessions", "[hsm]\nmodule=\"m\"\ntoken_label=\"t\"\npin_file=\"p\"\nsessions=0\n[store]\npath=\"d\"\n"
                                 "[listen]\nunix_socket=\"s\"\n",
                 "hsm.sessions must be between 1 and 256"},
-        BadCase{"BadTcp", kBase + "tcp = \"localhost\"\n[auth]\ntcp_bearer_token_file=\"t\"\n", "listen.tcp must be"},
-        BadCase{"TcpWithoutToken", kBase + "tcp = \"127.0.0.1:8420\"\n", "tcp_bearer_token_file is required"},
+        BadCase{"BadTcp", kBase + "tcp = \"localhost\"\n", "listen.tcp must be"},
+        BadCase{"RemovedTokenFile", kBase + "[auth]\ntcp_bearer_token_file=\"t\"\n", "tcp_bearer_token_file"},
         BadCase{"BadMode", kBase + "unix_socket_mode = \"rw\"\n", "octal mode"},
         BadCase{"BadLevel", kBase + "[log]\nlevel = \"loud\"\n", "log.level must be one of"},
         BadCase{"NegativeUid", kBase + "[auth]\nunix_allowed_uids = [-1]\n", "auth.unix_allowed_uids"},
@@ -99,6 +99,54 @@ TEST(HostPort, ParsesIpv4Ipv6AndNames) {
   EXPECT_FALSE(parse_host_port(":80"));
   EXPECT_FALSE(parse_host_port("::1:80"));
   EXPECT_FALSE(parse_host_port("host:8x"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Tls, ConfigRejects,
+    ::testing::Values(
+        BadCase{"AnyAddressWithoutTls", kBase + "tcp = \"0.0.0.0:8420\"\n",
+                "listen.tcp = \"0.0.0.0:8420\" is not a loopback address: TLS is required (set "
+                "listen.tls_cert_file and listen.tls_key_file)"},
+        BadCase{"AnyIpv6AddressWithoutTls", kBase + "tcp = \"[::]:8420\"\n", "is not a loopback address"},
+        BadCase{"LanAddressWithoutTls", kBase + "tcp = \"192.168.1.10:8420\"\n", "is not a loopback address"},
+        BadCase{"HostNameWithoutTls", kBase + "tcp = \"signer.example.com:8420\"\n", "is not a loopback address"},
+        BadCase{"CertWithoutKey", kBase + "tcp = \"127.0.0.1:8420\"\ntls_cert_file = \"server.pem\"\n",
+                "listen.tls_key_file is required"},
+        BadCase{"KeyWithoutCert", kBase + "tcp = \"127.0.0.1:8420\"\ntls_key_file = \"server.key\"\n",
+                "listen.tls_cert_file is required"},
+        BadCase{"ClientCaWithoutTls", kBase + "tcp = \"127.0.0.1:8420\"\ntls_client_ca_file = \"ca.pem\"\n",
+                "listen.tls_client_ca_file needs listen.tls_cert_file"},
+        BadCase{"TlsFileNotAString", kBase + "tls_cert_file = 1\n", "listen.tls_cert_file must be a string"}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(Config, TlsFilesAreResolvedAndAllowAnyAddress) {
+  auto c = parse_config(kBase +
+                            "tcp = \"0.0.0.0:8420\"\ntls_cert_file = \"tls/server.pem\"\n"
+                            "tls_key_file = \"/secret/server.key\"\ntls_client_ca_file = \"tls/ca.pem\"\n",
+                        "/etc/signerd");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_TRUE(c->listen.tls());
+  EXPECT_EQ(c->listen.tls_cert_file, "/etc/signerd/tls/server.pem");
+  EXPECT_EQ(c->listen.tls_key_file, "/secret/server.key");
+  EXPECT_EQ(c->listen.tls_client_ca_file, "/etc/signerd/tls/ca.pem");
+}
+
+TEST(Config, LoopbackTcpNeedsNoTls) {
+  for (const char* tcp : {"127.0.0.1:8420", "127.0.0.2:1", "[::1]:8420", "localhost:8420", "[::ffff:127.0.0.1]:1"}) {
+    auto c = parse_config(kBase + "tcp = \"" + tcp + "\"\n", "/etc/signerd");
+    ASSERT_TRUE(c) << tcp << ": " << c.error().message;
+    EXPECT_FALSE(c->listen.tls());
+  }
+}
+
+TEST(Config, IsLoopbackHost) {
+  for (const char* host : {"localhost", "LocalHost", "127.0.0.1", "127.255.255.254", "::1", "::ffff:127.0.0.1"}) {
+    EXPECT_TRUE(is_loopback_host(host)) << host;
+  }
+  for (const char* host : {"0.0.0.0", "::", "10.0.0.1", "128.0.0.1", "::2", "::ffff:10.0.0.1", "fe80::1",
+                           "signer.example.com", "localhost.example.com", "127.0.0.1.example.com", ""}) {
+    EXPECT_FALSE(is_loopback_host(host)) << host;
+  }
 }
 
 }  // namespace

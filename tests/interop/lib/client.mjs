@@ -2,7 +2,10 @@
 // Configuration comes from the environment that tests/e2e/with_daemon exports:
 //   SIGNERD_SOCKET    path of the Unix socket (callers are identified by peer credentials, no token)
 //   SIGNERD_BASE_URL  e.g. http://127.0.0.1:18420
-//   SIGNERD_TOKEN     bearer token sent on every TCP request
+//   SIGNERD_TOKEN     bearer token (a service account's JWT) sent on every TCP request
+//   SIGNERD_CRED_ID, SIGNERD_SA_KEY_FILE  that account's credential: TCP mutations are user-action signed with it
+import { createPrivateKey, sign as cryptoSign } from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
 
 const REQUEST_TIMEOUT_MS = 15_000;
@@ -12,8 +15,12 @@ export function daemonEnv() {
     socket: process.env.SIGNERD_SOCKET,
     baseUrl: process.env.SIGNERD_BASE_URL,
     token: process.env.SIGNERD_TOKEN,
+    credId: process.env.SIGNERD_CRED_ID,
+    keyFile: process.env.SIGNERD_SA_KEY_FILE,
+    orgId: process.env.SIGNERD_ORG_ID,
   };
-  const missing = Object.entries({ SIGNERD_SOCKET: env.socket, SIGNERD_BASE_URL: env.baseUrl, SIGNERD_TOKEN: env.token })
+  const missing = Object.entries({ SIGNERD_SOCKET: env.socket, SIGNERD_BASE_URL: env.baseUrl, SIGNERD_TOKEN: env.token,
+    SIGNERD_CRED_ID: env.credId, SIGNERD_SA_KEY_FILE: env.keyFile })
     .filter(([, v]) => !v)
     .map(([k]) => k);
   if (missing.length > 0) {
@@ -34,8 +41,38 @@ export function closeClients() {
 /**
  * request('POST', '/keys', {scheme:'ECDSA', curve:'secp256k1'}, {via:'unix'}) -> {status, body, text, headers}
  * body is the parsed JSON response (undefined when the response is not JSON; text always holds the raw bytes).
+ * Over TCP a mutation first gets a user action (dfns-api.md §1.2: /auth/action/init, the challenge signed with the
+ * service account's key by node:crypto, /auth/action) and carries it in x-dfns-useraction; a refusal on the way
+ * is returned as the reply.
  */
-export function request(method, path, body, { via = 'unix', headers = {} } = {}) {
+export async function request(method, path, body, { via = 'unix', headers = {} } = {}) {
+  if (via !== 'tcp' || method === 'GET') return rawRequest(method, path, body, { via, headers });
+  const env = daemonEnv();
+  const init = await rawRequest('POST', '/auth/action/init', {
+    userActionPayload: body === undefined ? '' : JSON.stringify(body),
+    userActionHttpMethod: method,
+    userActionHttpPath: new URL(path, 'http://localhost').pathname,
+    userActionServerKind: 'Api',
+  }, { via });
+  if (init.status !== 200) return init;
+  const clientData = Buffer.from(JSON.stringify({ type: 'key.get', challenge: init.body.challenge }));
+  const signature = cryptoSign('sha256', clientData, createPrivateKey(fs.readFileSync(env.keyFile)));
+  const action = await rawRequest('POST', '/auth/action', {
+    challengeIdentifier: init.body.challengeIdentifier,
+    firstFactor: {
+      kind: 'Key',
+      credentialAssertion: {
+        credId: env.credId,
+        clientData: clientData.toString('base64url'),
+        signature: signature.toString('base64url'),
+      },
+    },
+  }, { via });
+  if (action.status !== 200) return action;
+  return rawRequest(method, path, body, { via, headers: { ...headers, 'x-dfns-useraction': action.body.userAction } });
+}
+
+function rawRequest(method, path, body, { via = 'unix', headers = {} } = {}) {
   const env = daemonEnv();
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   const options = { method, path, headers: { accept: 'application/json', ...headers }, timeout: REQUEST_TIMEOUT_MS };
