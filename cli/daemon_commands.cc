@@ -1,6 +1,5 @@
 #include "cli/daemon_commands.h"
 
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -10,85 +9,13 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/api_call.h"
 #include "cli/exit_codes.h"
 
 namespace signerd::cli {
 namespace {
 
 namespace json = boost::json;
-
-void print_out(std::string_view text) {
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  if (text.empty() || text.back() != '\n') std::fputc('\n', stdout);
-}
-
-void print_err(const std::string& message) { std::fprintf(stderr, "signerctl: %s\n", message.c_str()); }
-
-std::optional<json::value> parse_json(const std::string& body) {
-  boost::system::error_code ec;
-  auto v = json::parse(body, ec);
-  if (ec) return std::nullopt;
-  return v;
-}
-
-const json::value* find(const json::value& v, std::string_view key) {
-  if (!v.is_object()) return nullptr;
-  return v.as_object().if_contains(key);
-}
-
-std::string scalar_text(const json::value& v) {
-  if (v.is_string()) return std::string(v.as_string());
-  if (v.is_null()) return "null";
-  return json::serialize(v);
-}
-
-std::string field(const json::value& v, std::string_view key) {
-  const auto* f = find(v, key);
-  return f ? scalar_text(*f) : std::string();
-}
-
-// A request failed below HTTP (no connection, timeout, unparseable reply).
-int transport_failure(const Error& error) {
-  print_err(error.message);
-  return error.code == ErrorCode::kInvalidArgument ? kExitUsage : exit_code_for(error.code);
-}
-
-// A reply other than 2xx: the daemon's error.message on stderr (the whole body on stdout with --json).
-int http_failure(const DaemonContext& ctx, const HttpResponse& response) {
-  const auto body = parse_json(response.body);
-  std::string message;
-  std::string id;
-  if (body) {
-    if (const auto* e = find(*body, "error")) {
-      message = field(*e, "message");
-      id = field(*e, "id");
-    }
-  }
-  if (message.empty()) {
-    message = response.body.empty() ? "the daemon answered HTTP " + std::to_string(response.status) : response.body;
-    while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) message.pop_back();
-  }
-  std::string suffix = "(HTTP " + std::to_string(response.status);
-  if (!id.empty()) suffix += ", error id " + id;
-  suffix += ")";
-  if (response.status == 401 && !ctx.client.endpoint().is_unix() && !ctx.client.has_token()) {
-    suffix += "; over TCP give the bearer token with --token-file FILE";
-  }
-  print_err(message + " " + suffix);
-  if (ctx.json && body) print_out(response.body);
-  return exit_code_for_http(response.status);
-}
-
-using Fields = std::vector<std::pair<const char*, std::string>>;
-
-void print_fields(const Fields& fields) {
-  std::size_t width = 0;
-  for (const auto& [name, value] : fields) width = std::max(width, std::string_view(name).size());
-  for (const auto& [name, value] : fields) {
-    if (value.empty()) continue;
-    std::printf("%-*s  %s\n", static_cast<int>(width), name, value.c_str());
-  }
-}
 
 void print_key(const json::value& key) {
   std::string store;
@@ -122,48 +49,12 @@ void print_signature(const json::value& sig) {
 }
 
 void print_key_table(const std::vector<json::value>& keys) {
-  const std::vector<std::string> header{"ID", "SCHEME", "CURVE", "STATUS", "CREATED", "NAME"};
   std::vector<std::vector<std::string>> rows;
   for (const auto& k : keys) {
     rows.push_back({field(k, "id"), field(k, "scheme"), field(k, "curve"), field(k, "status"), field(k, "dateCreated"),
                     field(k, "name")});
   }
-  std::vector<std::size_t> width(header.size());
-  for (std::size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
-  for (const auto& row : rows) {
-    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  }
-  auto print_row = [&](const std::vector<std::string>& row) {
-    std::string line;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    std::printf("%s\n", line.c_str());
-  };
-  print_row(header);
-  for (const auto& row : rows) print_row(row);
-}
-
-// Sends the request; on 2xx prints the body as is (--json) or through `print` (readable), else reports the error.
-template <class Print>
-int exchange(const DaemonContext& ctx, std::string_view method, const std::string& target,
-             const std::optional<std::string>& body, Print print) {
-  auto response = ctx.client.request(method, target, body);
-  if (!response) return transport_failure(response.error());
-  if (response->status < 200 || response->status >= 300) return http_failure(ctx, *response);
-  if (ctx.json) {
-    print_out(response->body);
-    return kExitOk;
-  }
-  const auto value = parse_json(response->body);
-  if (!value) {
-    print_out(response->body);
-    return kExitOk;
-  }
-  print(*value);
-  return kExitOk;
+  print_table({"ID", "SCHEME", "CURVE", "STATUS", "CREATED", "NAME"}, rows);
 }
 
 std::string key_path(const std::string& key_id) { return "/keys/" + percent_encode(key_id); }

@@ -1,18 +1,13 @@
 #pragma once
-// The signerctl commands that talk to a running signerd over its API. Each prints its result to stdout (the daemon's
+// The signerctl commands for keys and the daemon's health. Each prints its result to stdout (the daemon's
 // JSON as is with `json`, readable lines otherwise), errors to stderr (the daemon's error.message), and returns an
 // exit code from cli/exit_codes.h.
 #include <optional>
 #include <string>
 
-#include "cli/http_client.h"
+#include "cli/api_call.h"
 
 namespace signerd::cli {
-
-struct DaemonContext {
-  HttpClient client;
-  bool json = false;
-};
 
 // GET /healthz, then GET /readyz when the daemon has it (404: not reported).
 int run_status(const DaemonContext& ctx);

@@ -14,6 +14,7 @@ enum ExitCode : int {
   kExitUnavailable = 5,   // daemon unreachable (connect failure, timeout) or unavailable (503)
   kExitUnauthorized = 6,  // not authorised (401, 403); `hsm check`: PIN refused
   kExitBadRequest = 7,    // bad request (400, 413)
+  kExitAuditBroken = 8,   // `audit verify`: the audit trail's hash chain does not hold
 };
 
 inline constexpr const char* kExitCodesHelp =
@@ -25,7 +26,8 @@ inline constexpr const char* kExitCodesHelp =
     "  4  not found (HTTP 404; hsm check: no such token)\n"
     "  5  daemon unreachable or unavailable (cannot connect, timeout, HTTP 503)\n"
     "  6  not authorised (HTTP 401/403; hsm check: PIN refused)\n"
-    "  7  bad request (HTTP 400/413)\n";
+    "  7  bad request (HTTP 400/413)\n"
+    "  8  audit verify: the audit chain is broken\n";
 
 inline int exit_code_for_http(int status) {
   if (status >= 200 && status < 300) return kExitOk;

@@ -1,13 +1,16 @@
-// signerctl: signerd's command-line tool. Talks to a running daemon over its API (status, keys ...) and to the HSM
-// directly (hsm init-token, hsm check). Exit codes: cli/exit_codes.h (and `signerctl --help`).
+// signerctl: signerd's command-line tool. Talks to a running daemon over its API (status, keys, service-accounts,
+// users, permissions, audit) and to the HSM directly (hsm init-token, hsm check). Exit codes: cli/exit_codes.h (and
+// `signerctl --help`).
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <cstdlib>
 
+#include "cli/audit_commands.h"
 #include "cli/daemon_commands.h"
 #include "cli/exit_codes.h"
 #include "cli/hsm_commands.h"
+#include "cli/identity_commands.h"
 #include "common/secret.h"
 
 namespace {
@@ -75,7 +78,8 @@ int main(int argc, char** argv) {
                      "signerd's Unix socket (default: $SIGNERD_SOCKET, else " + std::string(kDefaultSocket) + ")");
   auto* url_opt = app.add_option("--url", g.url, "reach signerd over TCP instead: http://host:port");
   app.add_option("--token-file", g.token_file,
-                 "file holding the bearer token for --url (the token is never taken on the command line)")
+                 "file holding a bearer token (a service account's, from `service-accounts create`) for --url; the "
+                 "token is never taken on the command line")
       ->needs(url_opt);
   socket_opt->excludes(url_opt);
   app.add_option("--token", g.token_on_argv)->group("");  // hidden: refused with an explanation
@@ -131,6 +135,92 @@ int main(int argc, char** argv) {
   hash_opt->excludes(message_opt);
   auto* external_id_opt = sign_cmd->add_option("--external-id", external_id,
                                                "makes the request idempotent: a retry returns the first result");
+
+  // service-accounts
+  auto* sa_cmd =
+      app.add_subcommand("service-accounts",
+                         "create, list, deactivate, activate and revoke service accounts (machine users with a token)");
+  sa_cmd->require_subcommand(1);
+  auto* sa_create = sa_cmd->add_subcommand(
+      "create", "create a service account and its access token, shown only once (POST /auth/service-accounts)");
+  ServiceAccountCreateArgs sa_args;
+  sa_create->add_option("--name", sa_args.name, "the account's name, unique in the organisation")->required();
+  sa_create
+      ->add_option("--public-key-file", sa_args.public_key_file,
+                   "PEM public key of the account's credential (openssl pkey -pubout); it signs the account's "
+                   "user actions")
+      ->required();
+  auto* sa_admin_opt =
+      sa_create->add_flag("--admin", sa_args.admin, "assign the built-in \"Admin\" permission (every operation)");
+  std::string sa_permission;
+  auto* sa_permission_opt = sa_create->add_option("--permission", sa_permission, "assign this permission (pm-…)");
+  sa_admin_opt->excludes(sa_permission_opt);
+  int sa_days = 0;
+  auto* sa_days_opt =
+      sa_create->add_option("--days-valid", sa_days, "the token's lifetime in days (default: the daemon's, 730)");
+  std::string sa_token_out;
+  auto* sa_token_out_opt = sa_create->add_option(
+      "--token-out", sa_token_out,
+      "write the access token to this new file (mode 0600) instead of printing it; an existing file is an error");
+
+  auto* sa_list = sa_cmd->add_subcommand("list", "list service accounts (GET /auth/service-accounts)");
+  std::string sa_id;
+  auto* sa_revoke = sa_cmd->add_subcommand(
+      "revoke", "archive a service account and revoke its tokens for good (DELETE /auth/service-accounts/ID)");
+  sa_revoke->add_option("ID", sa_id, "the account's userId (us-…)")->required();
+  auto* sa_deactivate = sa_cmd->add_subcommand(
+      "deactivate", "deactivate a service account: its tokens get 401 until it is activated (PUT …/ID/deactivate)");
+  sa_deactivate->add_option("ID", sa_id, "the account's userId (us-…)")->required();
+  auto* sa_activate =
+      sa_cmd->add_subcommand("activate", "activate a deactivated service account again (PUT …/ID/activate)");
+  sa_activate->add_option("ID", sa_id, "the account's userId (us-…)")->required();
+
+  // users
+  auto* users_cmd = app.add_subcommand("users", "create and list users (organisation employees and end users)");
+  users_cmd->require_subcommand(1);
+  auto* users_create = users_cmd->add_subcommand("create", "create a user (POST /auth/users)");
+  UserCreateArgs user_args;
+  std::string user_key_file;
+  users_create->add_option("--email", user_args.email, "the user's username (an email address)")->required();
+  users_create->add_option("--kind", user_args.kind, "EndUser or CustomerEmployee")
+      ->required()
+      ->check(CLI::IsMember({"EndUser", "CustomerEmployee"}));
+  auto* user_key_opt = users_create->add_option("--public-key-file", user_key_file,
+                                                "PEM public key: registers the user's Key credential at once");
+  auto* users_list = users_cmd->add_subcommand("list", "list users, not service accounts (GET /auth/users)");
+
+  // permissions
+  auto* perm_cmd = app.add_subcommand("permissions", "list and create permissions, assign and revoke them");
+  perm_cmd->require_subcommand(1);
+  auto* perm_list = perm_cmd->add_subcommand("list", "list permissions (GET /permissions)");
+  auto* perm_create = perm_cmd->add_subcommand("create", "create a permission (POST /permissions)");
+  std::string perm_name;
+  std::vector<std::string> perm_operations;
+  perm_create->add_option("--name", perm_name, "the permission's name")->required();
+  perm_create->add_option("--operation", perm_operations, "an operation it allows, e.g. Keys:Read; repeat for more")
+      ->required();
+  std::string perm_id, perm_target;
+  auto* perm_assign =
+      perm_cmd->add_subcommand("assign", "give an identity a permission (POST /permissions/PERMISSION_ID/assignments)");
+  perm_assign->add_option("PERMISSION_ID", perm_id, "the permission (pm-…)")->required();
+  perm_assign->add_option("IDENTITY_ID", perm_target, "the user or service account (us-…)")->required();
+  auto* perm_revoke = perm_cmd->add_subcommand(
+      "revoke", "remove an assignment (DELETE /permissions/PERMISSION_ID/assignments/ASSIGNMENT_ID)");
+  perm_revoke->add_option("PERMISSION_ID", perm_id, "the permission (pm-…)")->required();
+  perm_revoke->add_option("ASSIGNMENT_ID", perm_target, "the assignment (as-…), as assign printed it")->required();
+
+  // audit
+  auto* audit_cmd = app.add_subcommand("audit", "read the audit trail and check its hash chain");
+  audit_cmd->require_subcommand(1);
+  auto* audit_tail = audit_cmd->add_subcommand("tail", "the newest records, oldest first (GET /audit?limit=N)");
+  unsigned audit_lines = 20;
+  audit_tail->add_option("-n,--lines", audit_lines, "how many records")
+      ->check(CLI::Range(1u, 1000000u))
+      ->capture_default_str();
+  auto* audit_verify = audit_cmd->add_subcommand(
+      "verify",
+      "read the whole trail and check its hash chain; exit 8 when it is broken (a record altered, removed or "
+      "inserted)");
 
   // hsm
   auto* hsm_cmd = app.add_subcommand("hsm", "work with the HSM directly (no daemon)");
@@ -196,6 +286,28 @@ int main(int argc, char** argv) {
                          page_token_opt->count() > 0 ? std::optional(page_token) : std::nullopt, list_all);
   }
   if (get_cmd->parsed()) return run_keys_get(*ctx, key_id);
+  if (sa_create->parsed()) {
+    if (sa_permission_opt->count() > 0) sa_args.permission_id = sa_permission;
+    if (sa_days_opt->count() > 0) sa_args.days_valid = sa_days;
+    if (sa_token_out_opt->count() > 0) sa_args.token_out = sa_token_out;
+    return run_service_accounts_create(*ctx, sa_args);
+  }
+  if (sa_list->parsed()) return run_service_accounts_list(*ctx);
+  if (sa_revoke->parsed()) return run_service_accounts_revoke(*ctx, sa_id);
+  if (sa_deactivate->parsed()) return run_service_accounts_set_active(*ctx, sa_id, false);
+  if (sa_activate->parsed()) return run_service_accounts_set_active(*ctx, sa_id, true);
+  if (users_create->parsed()) {
+    if (user_key_opt->count() > 0) user_args.public_key_file = user_key_file;
+    return run_users_create(*ctx, user_args);
+  }
+  if (users_list->parsed()) return run_users_list(*ctx);
+  if (perm_list->parsed()) return run_permissions_list(*ctx);
+  if (perm_create->parsed()) return run_permissions_create(*ctx, perm_name, perm_operations);
+  if (perm_assign->parsed()) return run_permissions_assign(*ctx, perm_id, perm_target);
+  if (perm_revoke->parsed()) return run_permissions_revoke(*ctx, perm_id, perm_target);
+  if (audit_tail->parsed()) return run_audit_tail(*ctx, audit_lines);
+  if (audit_verify->parsed()) return run_audit_verify(*ctx);
+
   if (rename_cmd->parsed()) {
     return run_keys_rename(*ctx, key_id, clear_name ? std::nullopt : std::optional(new_name));
   }

@@ -1,0 +1,61 @@
+#pragma once
+// What every signerctl command that talks to the daemon shares: the connection (DaemonContext), sending a request,
+// and showing the reply — the daemon's JSON as is with --json, readable lines otherwise; on an error the daemon's
+// error.message on stderr and the exit code of cli/exit_codes.h.
+#include <boost/json/value.hpp>
+
+#include <expected>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "cli/http_client.h"
+
+namespace signerd::cli {
+
+struct DaemonContext {
+  HttpClient client;
+  bool json = false;
+};
+
+// stdout, with a newline added when missing.
+void print_out(std::string_view text);
+// "signerctl: <message>" on stderr.
+void print_err(const std::string& message);
+
+std::optional<boost::json::value> parse_json(std::string_view body);
+// v[key] when v is an object that has it.
+const boost::json::value* find(const boost::json::value& v, std::string_view key);
+// A string as is, null as "null", anything else as JSON.
+std::string scalar_text(const boost::json::value& v);
+// scalar_text(v[key]); empty when absent.
+std::string field(const boost::json::value& v, std::string_view key);
+
+// A request that failed below HTTP (no connection, timeout, unparseable reply): prints why, returns the exit code.
+int transport_failure(const Error& error);
+// A reply other than 2xx to `method`: prints the daemon's error.message with the status and error id (with --json
+// also the error body on stdout) and a hint when the cause is likely signerctl's side (no token, a token holder's
+// change). Returns the exit code.
+int http_failure(const DaemonContext& ctx, const HttpResponse& response, std::string_view method = "GET");
+
+// "name  value" lines, names aligned; empty values are left out.
+using Fields = std::vector<std::pair<std::string, std::string>>;
+void print_fields(const Fields& fields);
+// A header and rows, columns aligned (two spaces apart), no trailing blanks.
+void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
+
+// Sends the request; on 2xx prints the body as is (--json) or through `print` (readable), else reports the error.
+// Returns the exit code.
+int exchange(const DaemonContext& ctx, std::string_view method, const std::string& target,
+             const std::optional<std::string>& body, const std::function<void(const boost::json::value&)>& print);
+
+// Sends the request and returns the parsed 2xx reply; else reports the failure (as exchange does) and returns its
+// exit code. A 2xx reply that is not JSON is kExitFailed.
+std::expected<boost::json::value, int> fetch_json(const DaemonContext& ctx, std::string_view method,
+                                                  const std::string& target,
+                                                  const std::optional<std::string>& body = std::nullopt);
+
+}  // namespace signerd::cli
