@@ -621,6 +621,9 @@ Result<std::unique_ptr<IdentityService>> IdentityService::open(hsm::Hsm& hsm, st
     }
     impl->apply(o, doc.as_object());
   }
+  // Login tokens that expired need not stay in memory (their rows stay in the store, as history).
+  const auto now = now_ms();
+  std::erase_if(impl->tokens, [now](const auto& t) { return t.second.kind == "Temp" && t.second.expires_ms <= now; });
   if (auto r = impl->bootstrap(); !r) return std::unexpected(r.error());
   return std::unique_ptr<IdentityService>(new IdentityService(std::move(impl)));
 }

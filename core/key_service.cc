@@ -106,7 +106,12 @@ Result<store::KeyRecord> KeyService::create_key(const Principal& who, const Crea
     return std::unexpected(point.error());
   }
   auto public_key = api_public_key(type->hsm_curve, *point);
-  if (!public_key) return std::unexpected(public_key.error());
+  if (!public_key) {
+    store_.transition_key(key.id, {.from = store::KeyStatus::kCreating,
+                                   .to = store::KeyStatus::kFailed,
+                                   .failure_reason = public_key.error().message});
+    return std::unexpected(public_key.error());
+  }
   const auto audit = audit_entry(who, {key.id});
   auto active = store_.transition_key(key.id,
                                       {.from = store::KeyStatus::kCreating,
@@ -245,6 +250,13 @@ Result<KeyService::Prepared> KeyService::sign_in_hsm(const Principal& who, std::
     if (!existing) return std::unexpected(existing.error());
     if (*existing) {
       auto replayed = replay(**existing, key_id, digest);
+      if (!replayed && (*existing)->key_id != key_id) {
+        // Bound to another key: name the duplicate only to a caller who may read that key.
+        auto other = lookup((*existing)->key_id);
+        if (!other || !check_access(who, *other, false)) {
+          return fail(ErrorCode::kConflict, "Conflicting signature request with same externalId");
+        }
+      }
       if (!replayed) return std::unexpected(replayed.error());
       return Prepared{std::move(*replayed), {}, {}};
     }
@@ -420,7 +432,15 @@ Result<ReconcileReport> KeyService::reconcile() {
     if (!point) return std::unexpected(point.error());
     if (*point) {
       auto public_key = api_public_key(curve, **point);
-      if (!public_key) return std::unexpected(public_key.error());
+      if (!public_key) {
+        // A key pair signerd cannot use must not stop start-up: it becomes Failed, with the reason.
+        auto r = store_.transition_key(key.id, {.from = store::KeyStatus::kCreating,
+                                                .to = store::KeyStatus::kFailed,
+                                                .failure_reason = public_key.error().message});
+        if (!r) return std::unexpected(r.error());
+        ++report.failed;
+        continue;
+      }
       // The creator's request never got its answer; the audit trail records who finished the job.
       const auto audit = audit_entry(Principal{.id = "signerd:reconcile", .method = "RECONCILE"}, {key.id});
       auto r = store_.transition_key(key.id,
