@@ -39,7 +39,6 @@ std::vector<std::string_view> split_path(std::string_view path) {
   return parts;
 }
 
-std::string iso(std::int64_t ms) { return format_iso8601(from_unix_millis(ms)); }
 
 json::object key_json(const store::KeyRecord& k, const std::vector<store::WalletRecord>& wallets = {}) {
   json::array wallet_refs;
@@ -146,15 +145,6 @@ json::object page_json(const store::Page<T>& page, F&& encode) {
   json::object o{{"items", std::move(items)}};
   if (page.next_cursor) o["nextPageToken"] = page_token(*page.next_cursor);
   return o;
-}
-
-Result<std::optional<std::string>> bounded(Result<std::optional<std::string>> v, std::string_view field,
-                                           std::size_t max) {
-  if (v && *v && (v->value().empty() || v->value().size() > max)) {
-    return fail(ErrorCode::kInvalidArgument,
-                "field '" + std::string(field) + "' must be 1 to " + std::to_string(max) + " characters");
-  }
-  return v;
 }
 
 // --- handlers: each returns the JSON to send with 200, or an error.

@@ -15,7 +15,6 @@ using http_verb = boost::beast::http::verb;
 constexpr std::size_t kMaxNameBytes = 256;
 constexpr std::size_t kMaxPemBytes = 16 * 1024;
 
-std::string iso(std::int64_t ms) { return format_iso8601(from_unix_millis(ms)); }
 
 Error method_not_allowed(http_verb method, std::span<const std::string_view> parts) {
   std::string path;
@@ -116,15 +115,6 @@ json::object assignment_json(const core::AssignmentRecord& a) {
           {"isImmutable", false},
           {"dateCreated", iso(a.date_created_ms)},
           {"dateUpdated", iso(a.date_created_ms)}};
-}
-
-Result<std::optional<std::string>> bounded(Result<std::optional<std::string>> v, std::string_view field,
-                                           std::size_t max) {
-  if (v && *v && (v->value().empty() || v->value().size() > max)) {
-    return fail(ErrorCode::kInvalidArgument,
-                "field '" + std::string(field) + "' must be 1 to " + std::to_string(max) + " characters");
-  }
-  return v;
 }
 
 // firstFactor {kind: "Key", credentialAssertion: {credId, clientData, signature, algorithm?}}.

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "common/time_format.h"
+
 namespace signerd::api {
 
 Result<boost::json::object> parse_object(std::string_view body, bool empty_ok) {
@@ -108,5 +110,16 @@ std::optional<std::string> Query::get(std::string_view name) const {
   }
   return std::nullopt;
 }
+
+Result<std::optional<std::string>> bounded(Result<std::optional<std::string>> v, std::string_view field,
+                                           std::size_t max) {
+  if (v && *v && (v->value().empty() || v->value().size() > max)) {
+    return fail(ErrorCode::kInvalidArgument,
+                "field '" + std::string(field) + "' must be 1 to " + std::to_string(max) + " characters");
+  }
+  return v;
+}
+
+std::string iso(std::int64_t ms) { return format_iso8601(from_unix_millis(ms)); }
 
 }  // namespace signerd::api

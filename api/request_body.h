@@ -4,6 +4,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include <cstdint>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -33,6 +34,13 @@ class BodyFields {
  private:
   const boost::json::object& object_;
 };
+
+// A string field, when present, must be 1 to `max` characters (kInvalidArgument naming the field).
+Result<std::optional<std::string>> bounded(Result<std::optional<std::string>> v, std::string_view field,
+                                           std::size_t max);
+
+// A time as the API shows it (ISO 8601, UTC, milliseconds).
+std::string iso(std::int64_t ms);
 
 // Query string parameters (percent-decoded).
 struct Query {

@@ -606,20 +606,7 @@ TEST_F(DaemonTest, StartUpReconcilesKeysACrashLeftCreating) {
 // api/openapi.yaml and the router agree in both directions: every documented (path, method) is served, and every
 // other method on a documented path is refused as not allowed.
 TEST_F(DaemonTest, OpenApiDescribesExactlyTheRoutesServed) {
-  std::ifstream in(SIGNERD_OPENAPI);
-  ASSERT_TRUE(in) << SIGNERD_OPENAPI;
-  std::map<std::string, std::set<std::string>> documented;
-  std::string line, current;
-  bool in_paths = false;
-  const std::regex path_line("^  (/[^:]*):\\s*$"), method_line("^    (get|put|post|delete|patch):\\s*$");
-  std::smatch m;
-  while (std::getline(in, line)) {
-    if (line.rfind("paths:", 0) == 0) { in_paths = true; continue; }
-    if (in_paths && !line.empty() && line[0] != ' ') break;
-    if (!in_paths) continue;
-    if (std::regex_match(line, m, path_line)) current = m[1];
-    else if (std::regex_match(line, m, method_line)) documented[current].insert(m[1]);
-  }
+  const auto documented = documented_routes(SIGNERD_OPENAPI);
   ASSERT_GE(documented.size(), 5u);
 
   start();

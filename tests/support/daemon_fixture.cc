@@ -1,8 +1,33 @@
 #include "tests/support/daemon_fixture.h"
 
 #include <csignal>
+#include <fstream>
+#include <regex>
 
 namespace signerd::testing {
+
+std::map<std::string, std::set<std::string>> documented_routes(const std::string& openapi_path) {
+  std::ifstream in(openapi_path);
+  std::map<std::string, std::set<std::string>> documented;
+  std::string line, current;
+  bool in_paths = false;
+  const std::regex path_line("^  (/[^:]*):\\s*$"), method_line("^    (get|put|post|delete|patch):\\s*$");
+  std::smatch m;
+  while (std::getline(in, line)) {
+    if (line.rfind("paths:", 0) == 0) {
+      in_paths = true;
+      continue;
+    }
+    if (in_paths && !line.empty() && line[0] != ' ') break;
+    if (!in_paths) continue;
+    if (std::regex_match(line, m, path_line)) {
+      current = m[1];
+    } else if (std::regex_match(line, m, method_line)) {
+      documented[current].insert(m[1]);
+    }
+  }
+  return documented;
+}
 
 std::string str(const boost::json::value& v, std::string_view key) {
   if (!v.is_object() || !v.as_object().contains(key) || !v.at(key).is_string()) return {};

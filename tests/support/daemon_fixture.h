@@ -5,7 +5,9 @@
 
 #include <boost/json/value.hpp>
 
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -22,6 +24,9 @@ std::string error_message(const HttpReply& r);
 // Checks the Dfns error body {"error":{"id","status","message","details"}} with status = the HTTP status, served as
 // application/json.
 void expect_error_body(const HttpReply& r, int status);
+
+// The routes api/openapi.yaml documents: path template -> lowercase methods.
+std::map<std::string, std::set<std::string>> documented_routes(const std::string& openapi_path);
 
 class DaemonFixture : public ::testing::Test {
  protected:
