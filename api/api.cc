@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "api/identity_routes.h"
+#include "api/smart_routes.h"
+#include "api/legacy_routes.h"
 #include "api/request_body.h"
 #include "chains/eip712.h"
 #include "chains/evm_tx.h"
@@ -522,6 +524,12 @@ std::string route_of(std::string_view target) {
       {"permissions"}, {"permissions", "{permissionId}"}, {"permissions", "{permissionId}", "archive"},
       {"permissions", "{permissionId}", "assignments"},
       {"permissions", "{permissionId}", "assignments", "{assignmentId}"},
+      {"smart-account-apps"}, {"api", "v1", "smart-account"}, {"api", "v1", "smart-account", "{id}"},
+      {"api", "v1", "smart-account", "{id}", "gas-tanks", "{gasTankId}", "deposits"},
+      {"api", "v1", "smart-account", "{id}", "accounts", "{accountId}", "activate"},
+      {"assets", "asset-accounts"}, {"assets", "asset-accounts", "{assetAccountId}"},
+      {"public-keys"}, {"public-keys", "{publicKeyId}"}, {"public-keys", "{publicKeyId}", "address"},
+      {"public-keys", "{publicKeyId}", "signatures"}, {"public-keys", "{publicKeyId}", "signatures", "{signatureId}"},
   };
   for (const auto& route : kRoutes) {
     if (route.size() != parts.size()) continue;
@@ -601,6 +609,25 @@ std::optional<RoutePolicy> policy_of(http::verb method, std::string_view route) 
       {V::post, "/permissions/{permissionId}/assignments", {"Permissions:Assign"}},
       {V::get, "/permissions/{permissionId}/assignments", {"Permissions:Assignments:Read", false}},
       {V::delete_, "/permissions/{permissionId}/assignments/{assignmentId}", {"Permissions:Revoke"}},
+      // The local administrator only (checked by the route); smart-account routes authenticate by the app's
+      // signature (api/smart_routes.h), not by a principal.
+      {V::post, "/smart-account-apps", {"", false}},
+      {V::post, "/api/v1/smart-account", {"", false, true}},
+      {V::get, "/api/v1/smart-account", {"", false, true}},
+      {V::get, "/api/v1/smart-account/{id}", {"", false, true}},
+      {V::post, "/api/v1/smart-account/{id}/gas-tanks/{gasTankId}/deposits", {"", false, true}},
+      {V::post, "/api/v1/smart-account/{id}/accounts/{accountId}/activate", {"", false, true}},
+      // The legacy API (api/legacy_routes.cc): an asset account without publicKey also needs PublicKeys:Create, and
+      // a public key's signatures also need PublicKeys:Read.
+      {V::post, "/assets/asset-accounts", {"AssetAccounts:Create"}},
+      {V::get, "/assets/asset-accounts", {"AssetAccounts:Read", false}},
+      {V::get, "/assets/asset-accounts/{assetAccountId}", {"AssetAccounts:Read", false}},
+      {V::post, "/public-keys", {"PublicKeys:Create"}},
+      {V::get, "/public-keys", {"PublicKeys:Read", false}},
+      {V::get, "/public-keys/{publicKeyId}", {"PublicKeys:Read", false}},
+      {V::get, "/public-keys/{publicKeyId}/address", {"PublicKeys:Read", false}},
+      {V::post, "/public-keys/{publicKeyId}/signatures", {"Keys:Signatures:Create"}},
+      {V::get, "/public-keys/{publicKeyId}/signatures/{signatureId}", {"Keys:Signatures:Read", false}},
   };
   for (const auto& row : kRows) {
     if (row.method == method && row.route == route) return row.policy;
@@ -643,7 +670,11 @@ void Api::handle(const Request& request, const core::Principal& authenticated, R
       reply(std::move(response));
     };
   }
-  const auto fail_with = [&](const Error& e) { reply(error_response(e, request.version(), request.keep_alive())); };
+  const auto fail_with = [&](const Error& e) {
+    // Smart-account routes answer with their envelope, refusals included.
+    reply(is_smart_account_path(path) ? smart_error_response(e, request.version(), request.keep_alive())
+                                      : error_response(e, request.version(), request.keep_alive()));
+  };
 
   // Deny by default: a (method, route) without a policy is never routed.
   const std::string route_template = route_of(target);
@@ -847,8 +878,16 @@ std::optional<Response> Api::route(const Request& request, const core::Principal
     if (!records) return respond(std::unexpected(records.error()));
     return respond(json::value(page_json(*records, audit_json)));
   }
+  if (auto smart = route_smart_accounts(options_.smart_accounts, request, who, options_.default_page_size,
+                                        options_.max_page_size)) {
+    return smart;
+  }
   if (auto identity = route_identity(identity_, who, method, parts, request.body())) {
     return respond(std::move(*identity));
+  }
+  if (auto legacy = route_legacy({options_.asset_accounts, options_.public_keys}, identity_, who, method, parts,
+                                 *query, request.body())) {
+    return respond(std::move(*legacy));
   }
   return error_response({ErrorCode::kNotFound, "no route for " + std::string(path), {}}, version, keep_alive);
 }

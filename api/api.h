@@ -18,6 +18,15 @@
 #include "core/principal.h"
 #include "core/wallet_service.h"
 
+namespace signerd::core {
+class AssetAccountService;
+class PublicKeyService;
+}  // namespace signerd::core
+
+namespace signerd::core {
+class SmartAccountService;
+}  // namespace signerd::core
+
 namespace signerd::api {
 
 namespace http = boost::beast::http;
@@ -34,6 +43,12 @@ struct ApiOptions {
   std::function<void(AuditEntry)> audit_failure;
   // GET /audit: a page of the audit trail, newest first.
   std::function<Result<store::Page<AuditRecord>>(std::optional<std::int64_t> before, int limit)> audit_page;
+  // Smart accounts (api/smart_routes.h); null: their routes answer 503.
+  core::SmartAccountService* smart_accounts = nullptr;
+  // Dfns's legacy asset accounts and public keys (dfns-api.md §4, api/legacy_routes.h); their routes answer 503
+  // while unset. Not owned; must outlive the Api.
+  core::AssetAccountService* asset_accounts = nullptr;
+  core::PublicKeyService* public_keys = nullptr;
 };
 
 class Api {

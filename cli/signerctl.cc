@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "cli/apps_commands.h"
 #include "cli/audit_commands.h"
 #include "cli/daemon_commands.h"
 #include "cli/exit_codes.h"
@@ -222,6 +223,9 @@ int main(int argc, char** argv) {
       "read the whole trail and check its hash chain; exit 8 when it is broken (a record altered, removed or "
       "inserted)");
 
+  AppsCommands apps;
+  add_apps_commands(app, apps);
+
   // hsm
   auto* hsm_cmd = app.add_subcommand("hsm", "work with the HSM directly (no daemon)");
   hsm_cmd->require_subcommand(1);
@@ -307,6 +311,7 @@ int main(int argc, char** argv) {
   if (perm_revoke->parsed()) return run_permissions_revoke(*ctx, perm_id, perm_target);
   if (audit_tail->parsed()) return run_audit_tail(*ctx, audit_lines);
   if (audit_verify->parsed()) return run_audit_verify(*ctx);
+  if (auto code = run_apps_commands(*ctx, apps)) return *code;
 
   if (rename_cmd->parsed()) {
     return run_keys_rename(*ctx, key_id, clear_name ? std::nullopt : std::optional(new_name));

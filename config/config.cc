@@ -9,6 +9,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <toml++/toml.h>
 
 namespace signerd::config {
@@ -115,6 +116,111 @@ Result<std::chrono::milliseconds> millis(Section& s, std::string_view key, std::
   return std::chrono::milliseconds(*v);
 }
 
+bool is_hex_address(std::string_view s) {
+  if (s.size() != 42 || !s.starts_with("0x")) return false;
+  return std::all_of(s.begin() + 2, s.end(), [](unsigned char ch) { return std::isxdigit(ch) != 0; });
+}
+
+// [smart_accounts]: gas_tank_token = {name, decimals} and [[smart_accounts.networks]].
+Result<SmartAccountsConfig> parse_smart_accounts(const toml::table* table, const std::filesystem::path& base_dir) {
+  SmartAccountsConfig out;
+  if (!table) return out;
+  for (const auto& [k, v] : *table) {
+    if (k.str() != "networks" && k.str() != "gas_tank_token") {
+      return fail(ErrorCode::kInvalidArgument, fmt::format("unknown key 'smart_accounts.{}'", k.str()));
+    }
+  }
+  if (const toml::node* token = table->get("gas_tank_token")) {
+    if (!token->is_table()) return fail(ErrorCode::kInvalidArgument, "smart_accounts.gas_tank_token must be a table");
+    Section s(token->as_table(), "smart_accounts.gas_tank_token");
+    SIGNERD_TRY(name, s.get<std::string>("name"));
+    SIGNERD_TRY(decimals, s.get_in_range<unsigned>("decimals", out.gas_tank_token.decimals, 0, 77));
+    if (auto r = s.refuse_unknown(); !r) return std::unexpected(r.error());
+    if (name) {
+      if (name->empty() || name->size() > 32) return s.bad("name", "must be 1 to 32 characters");
+      out.gas_tank_token.name = *name;
+    }
+    out.gas_tank_token.decimals = decimals;
+  }
+  const toml::node* networks = table->get("networks");
+  if (!networks) return out;
+  const toml::array* list = networks->as_array();
+  if (!list) return fail(ErrorCode::kInvalidArgument, "smart_accounts.networks must be an array of tables ([[...]])");
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const toml::table* entry = (*list)[i].as_table();
+    const std::string where = fmt::format("smart_accounts.networks[{}]", i);
+    if (!entry) return fail(ErrorCode::kInvalidArgument, where + " must be a table");
+    Section s(entry, where);
+    SmartNetworkConfig n;
+    SIGNERD_TRY(name, s.get<std::string>("name"));
+    SIGNERD_TRY(chain_id, s.get<std::int64_t>("chain_id"));
+    SIGNERD_TRY(version, s.get<std::string>("version"));
+    SIGNERD_TRY(entry_point, s.get<std::string>("entry_point"));
+    SIGNERD_TRY(factory, s.get<std::string>("factory"));
+    SIGNERD_TRY(implementation, s.get<std::string>("implementation"));
+    SIGNERD_TRY(code, s.get<std::string>("proxy_creation_code"));
+    SIGNERD_TRY(code_file, s.get<std::string>("proxy_creation_code_file"));
+    SIGNERD_TRY(rpc_url, s.get<std::string>("rpc_url"));
+    SIGNERD_TRY(relayer, s.get<std::string>("relayer_key_id"));
+    SIGNERD_TRY(fee, s.get<std::string>("activation_fee"));
+    if (auto r = s.refuse_unknown(); !r) return std::unexpected(r.error());
+    if (!name || name->empty() || name->size() > 64) return s.bad("name", "is required (1 to 64 characters)");
+    if (!names.insert(*name).second) return s.bad("name", fmt::format("'{}' is used by two networks", *name));
+    n.name = *name;
+    if (!chain_id || *chain_id < 1) return s.bad("chain_id", "is required (a positive integer)");
+    n.chain_id = static_cast<std::uint64_t>(*chain_id);
+    if (!version || (*version != "0.6" && *version != "0.7" && *version != "0.8")) {
+      return s.bad("version", "is required: \"0.6\", \"0.7\" or \"0.8\" (the SimpleAccount version)");
+    }
+    n.version = *version;
+    for (auto [key, value, target] : {std::tuple{"entry_point", &entry_point, &n.entry_point},
+                                      std::tuple{"factory", &factory, &n.factory},
+                                      std::tuple{"implementation", &implementation, &n.implementation}}) {
+      if (!*value) continue;
+      if (!is_hex_address(**value)) return s.bad(key, "must be an address: \"0x\" and 40 hex digits");
+      *target = **value;
+    }
+    if (code && code_file) {
+      return s.bad("proxy_creation_code", "and proxy_creation_code_file exclude each other: set one");
+    }
+    if (code) {
+      const std::string_view hex = std::string_view(*code).substr(code->starts_with("0x") ? 2 : 0);
+      if (hex.empty() || hex.size() % 2 != 0 ||
+          !std::all_of(hex.begin(), hex.end(), [](unsigned char ch) { return std::isxdigit(ch) != 0; })) {
+        return s.bad("proxy_creation_code", "must be hex bytes (\"0x…\")");
+      }
+      n.proxy_creation_code = *code;
+    }
+    if (code_file) {
+      if (code_file->empty()) return s.bad("proxy_creation_code_file", "must not be empty");
+      n.proxy_creation_code_file = resolve(base_dir, *code_file);
+    }
+    if (rpc_url) {
+      if (!rpc_url->starts_with("http://") && !rpc_url->starts_with("https://")) {
+        return s.bad("rpc_url", "must be an http:// or https:// URL");
+      }
+      n.rpc_url = *rpc_url;
+    }
+    if (relayer) {
+      if (relayer->empty() || relayer->size() > 255) return s.bad("relayer_key_id", "must be 1 to 255 characters");
+      n.relayer_key_id = *relayer;
+    }
+    if (fee) {
+      const bool digits = !fee->empty() && std::all_of(fee->begin(), fee->end(), [](unsigned char ch) {
+        return ch >= '0' && ch <= '9';
+      });
+      if (!digits || (fee->size() > 1 && fee->front() == '0') || fee->size() > 78) {
+        return s.bad("activation_fee",
+                     "must be a decimal string of the gas-tank token's smallest unit (digits, no leading zeros)");
+      }
+      n.activation_fee = *fee;
+    }
+    out.networks.push_back(std::move(n));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::optional<HostPort> parse_host_port(std::string_view text) {
@@ -165,7 +271,8 @@ Result<Config> parse_config(std::string_view toml_text, const std::filesystem::p
     return fail(ErrorCode::kInvalidArgument,
                 fmt::format("config is not valid TOML (line {}): {}", e.source().begin.line, e.description()));
   }
-  static const std::set<std::string> kSections{"hsm", "store", "listen", "auth", "limits", "server", "log"};
+  static const std::set<std::string> kSections{"hsm",    "store", "listen",        "auth",
+                                               "limits", "server", "log", "smart_accounts"};
   for (const auto& [k, v] : root) {
     if (!kSections.contains(std::string(k.str()))) {
       return fail(ErrorCode::kInvalidArgument, fmt::format("unknown section or key '{}'", k.str()));
@@ -292,17 +399,21 @@ Result<Config> parse_config(std::string_view toml_text, const std::filesystem::p
     SIGNERD_TRY(conns, s.get_in_range<unsigned>("max_connections", l.max_connections, 1, 1'000'000));
     SIGNERD_TRY(page, s.get_in_range<unsigned>("max_page_size", l.max_page_size, 1, 10'000));
     SIGNERD_TRY(def_page, s.get_in_range<unsigned>("default_page_size", l.default_page_size, 1, 10'000));
+    SIGNERD_TRY(pending_accounts,
+                s.get_in_range<unsigned>("max_pending_asset_accounts", l.max_pending_asset_accounts, 1, 100'000));
     if (auto r = s.refuse_unknown(); !r) return std::unexpected(r.error());
     if (def_page > page) return s.bad("default_page_size", "must not exceed limits.max_page_size");
-    l = {body, header, read, idle, write, conns, page, def_page};
+    l = {body, header, read, idle, write, conns, page, def_page, pending_accounts};
   }
   {
     Section s(root["server"].as_table(), "server");
     SIGNERD_TRY(io, s.get_in_range<unsigned>("io_threads", c.server.io_threads, 1, 64));
     SIGNERD_TRY(workers, s.get_in_range<unsigned>("worker_threads", c.server.worker_threads, 1, 1024));
+    SIGNERD_TRY(account_workers,
+                s.get_in_range<unsigned>("asset_account_workers", c.server.asset_account_workers, 1, 64));
     SIGNERD_TRY(grace, millis(s, "shutdown_grace_ms", c.server.shutdown_grace, 0, 600'000));
     if (auto r = s.refuse_unknown(); !r) return std::unexpected(r.error());
-    c.server = {io, workers, grace};
+    c.server = {io, workers, grace, account_workers};
   }
   {
     Section s(root["log"].as_table(), "log");
@@ -313,6 +424,11 @@ Result<Config> parse_config(std::string_view toml_text, const std::filesystem::p
       if (!kLevels.contains(*level)) return s.bad("level", "must be one of trace, debug, info, warn, error, critical, off");
       c.log.level = *level;
     }
+  }
+  if (auto smart = parse_smart_accounts(root["smart_accounts"].as_table(), base_dir); !smart) {
+    return std::unexpected(smart.error());
+  } else {
+    c.smart_accounts = std::move(*smart);
   }
   return c;
 }

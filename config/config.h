@@ -68,6 +68,8 @@ struct LimitsConfig {
   unsigned max_connections = 1024;
   unsigned max_page_size = 500;
   unsigned default_page_size = 50;
+  // Asset accounts queued or being created (POST /assets/asset-accounts is asynchronous); more get 429.
+  unsigned max_pending_asset_accounts = 64;
 
   bool operator==(const LimitsConfig&) const = default;
 };
@@ -76,6 +78,7 @@ struct ServerConfig {
   unsigned io_threads = 1;
   unsigned worker_threads = 4;           // threads that run blocking HSM work (signing does not wait for commits)
   std::chrono::milliseconds shutdown_grace{10'000};
+  unsigned asset_account_workers = 2;    // threads that create asset accounts' keys, in request order
 
   bool operator==(const ServerConfig&) const = default;
 };
@@ -86,6 +89,41 @@ struct LogConfig {
   bool operator==(const LogConfig&) const = default;
 };
 
+// One EVM network on which smart accounts (ERC-4337 SimpleAccount, eth-infinitism) are offered: every smart account
+// gets one account per configured network. Addresses are "0x" + 40 hex digits; their EIP-55 checksum (mixed case)
+// and the canonical defaults are applied by smart::resolve_networks when the daemon starts.
+struct SmartNetworkConfig {
+  std::string name;                      // e.g. "EthereumSepolia"; unique
+  std::uint64_t chain_id = 0;
+  std::string version;                   // the account version: "0.6", "0.7" or "0.8"
+  std::string entry_point;               // empty: the canonical EntryPoint of the version
+  std::string factory;                   // empty: the canonical SimpleAccountFactory of the version
+  std::string implementation;            // empty: the factory's (the canonical one, or CREATE(factory, 1))
+  // The ERC1967Proxy creation code the factory embeds: hex, or a file holding that hex; neither: the canonical one
+  // of the version (shipped with signerd).
+  std::string proxy_creation_code;
+  std::filesystem::path proxy_creation_code_file;
+  std::string rpc_url;                   // JSON-RPC endpoint (http:// or https://); empty: none
+  std::string relayer_key_id;            // an HSM key of signerd (secp256k1) that pays for deployments; empty: none
+  std::string activation_fee = "0";      // decimal string, in the gas-tank token's smallest unit
+
+  bool operator==(const SmartNetworkConfig&) const = default;
+};
+
+struct GasTankTokenConfig {
+  std::string name = "USDT";
+  unsigned decimals = 6;
+
+  bool operator==(const GasTankTokenConfig&) const = default;
+};
+
+struct SmartAccountsConfig {
+  std::vector<SmartNetworkConfig> networks;  // none: smart accounts get no accounts[] (and creation is refused)
+  GasTankTokenConfig gas_tank_token;
+
+  bool operator==(const SmartAccountsConfig&) const = default;
+};
+
 struct Config {
   HsmConfig hsm;
   StoreConfig store;
@@ -94,6 +132,7 @@ struct Config {
   LimitsConfig limits;
   ServerConfig server;
   LogConfig log;
+  SmartAccountsConfig smart_accounts;
 
   bool operator==(const Config&) const = default;
 };

@@ -92,6 +92,7 @@ Result<store::KeyRecord> KeyService::create_key(const Principal& who, const Crea
   key.custodial = !request.delegate_to;
   key.delegated_to = request.delegate_to;
   key.delay_delegation = request.delay_delegation && !request.delegate_to;
+  key.public_key_id = request.public_key_id;
   key.owner_id = who.id;
   key.date_created_ms = now_ms();
   // The record comes first: a crash after the HSM created the key leaves a Creating row that reconcile() finishes,

@@ -39,6 +39,7 @@ struct CreateKeyRequest {
   std::optional<std::string> name;
   std::optional<std::string> delegate_to;  // an end user ("us-…", checked by the caller): non-custodial at once
   bool delay_delegation = false;           // custodial now, delegable once later with delegate_key
+  std::optional<std::string> public_key_id;  // the legacy API's "pk-…" id for the key (unique), when it has one
 };
 
 // Hash: a 32-byte digest signed as is (ECDSA) or as the message (EdDSA). Message: bytes (EdDSA), or an EIP-191

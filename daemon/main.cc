@@ -23,9 +23,13 @@
 #include "common/metrics.h"
 #include "config/config.h"
 #include "core/identity.h"
+#include "core/asset_account_service.h"
 #include "core/key_service.h"
+#include "core/smart_account_service.h"
+#include "core/public_key_service.h"
 #include "daemon/server.h"
 #include "hsm/hsm.h"
+#include "smart/network.h"
 #include "store/store.h"
 
 namespace {
@@ -108,6 +112,7 @@ void reload(const std::string& path, config::Config& running, daemon::Server& se
   if (!(next->listen == running.listen)) need_restart.push_back("listen");
   if (!(next->limits == running.limits)) need_restart.push_back("limits");
   if (!(next->server == running.server)) need_restart.push_back("server");
+  if (!(next->smart_accounts == running.smart_accounts)) need_restart.push_back("smart_accounts");
   if (next->auth.unauthenticated_health != running.auth.unauthenticated_health ||
       next->auth.challenge_ttl != running.auth.challenge_ttl ||
       next->auth.user_action_ttl != running.auth.user_action_ttl ||
@@ -207,6 +212,31 @@ int run(const std::string& config_path, config::Config cfg) {
     return store_ref.list_audit(before, limit);
   };
   core::WalletService wallets(keys, **store);
+  // Smart accounts: the networks are resolved (canonical defaults, checksums, proxy code) before anything listens.
+  auto smart_networks = smart::resolve_networks(cfg.smart_accounts);
+  if (!smart_networks) {
+    spdlog::critical("{}", smart_networks.error().message);
+    return EX_CONFIG;
+  }
+  core::SmartAccountService smart_accounts(
+      *hsm, **store, std::move(*smart_networks),
+      {cfg.smart_accounts.gas_tank_token.name, static_cast<int>(cfg.smart_accounts.gas_tank_token.decimals)});
+  api_options.smart_accounts = &smart_accounts;
+  // The legacy API. Asset accounts an earlier run left Creating are resumed now that keys are reconciled.
+  core::PublicKeyService public_keys(keys, **store);
+  core::AssetAccountService asset_accounts(
+      keys, **store,
+      {.max_pending = cfg.limits.max_pending_asset_accounts,
+       .workers = cfg.server.asset_account_workers,
+       .on_problem = [](const std::string& problem) { spdlog::error("{}", problem); }});
+  if (auto resumed = asset_accounts.start(); !resumed) {
+    spdlog::critical("cannot resume asset accounts: {}", resumed.error().message);
+    return EX_UNAVAILABLE;
+  } else if (resumed->resumed > 0) {
+    spdlog::warn("resuming asset accounts left Creating by an earlier run: {}", resumed->resumed);
+  }
+  api_options.asset_accounts = &asset_accounts;
+  api_options.public_keys = &public_keys;
   api::Api api(keys, wallets, identity_ref, std::move(api_options));
   boost::asio::io_context io(static_cast<int>(cfg.server.io_threads));
   boost::asio::thread_pool workers(cfg.server.worker_threads);
@@ -256,6 +286,7 @@ int run(const std::string& config_path, config::Config cfg) {
   watchdog.cancel();
   for (auto& t : io_threads) t.join();
   workers.join();
+  asset_accounts.stop();  // a job being run finishes; queued accounts stay Creating and resume at the next start
   spdlog::info("signerd stopped");
   return EXIT_SUCCESS;
 }
@@ -279,6 +310,10 @@ int main(int argc, char** argv) {
   auto cfg = signerd::config::load_config(config_path);
   if (!cfg) {
     std::fprintf(stderr, "signerd: %s\n", cfg.error().message.c_str());
+    return EX_CONFIG;
+  }
+  if (auto smart_networks = signerd::smart::resolve_networks(cfg->smart_accounts); !smart_networks) {
+    std::fprintf(stderr, "signerd: %s\n", smart_networks.error().message.c_str());
     return EX_CONFIG;
   }
   if (check_only) {

@@ -123,6 +123,7 @@ struct Hsm::Impl {
   std::mutex keys_mutex_;
   std::unordered_map<std::string, CachedKey> keys_;  // private key handles; guarded by keys_mutex_
   std::unordered_set<std::string> generating_;       // key ids being generated; guarded by keys_mutex_
+  std::unordered_map<std::string, CK_OBJECT_HANDLE> hmac_keys_;  // secret key handles; guarded by keys_mutex_
 
   mutable std::mutex info_mutex_;
   std::string library_description_, token_label_, token_serial_;  // guarded by info_mutex_
@@ -248,6 +249,7 @@ Result<void> Hsm::Impl::recover() {
     {
       std::lock_guard lock(keys_mutex_);
       keys_.clear();
+      hmac_keys_.clear();
     }
     generation_.fetch_add(1);
     if (auto started = start(); !started) {
@@ -369,6 +371,7 @@ Result<CK_OBJECT_HANDLE> Hsm::Impl::private_key(Lease& lease, std::string_view k
 void Hsm::Impl::forget_key(std::string_view key_id) {
   std::lock_guard lock(keys_mutex_);
   keys_.erase(std::string(key_id));
+  hmac_keys_.erase(std::string(key_id));
 }
 
 Result<std::unique_ptr<Hsm>> Hsm::open(HsmOptions options) {
@@ -545,6 +548,90 @@ Result<void> Hsm::destroy_key(std::string_view key_id) {
   }
   impl_->forget_key(key_id);  // a concurrent sign may have cached a handle in between
   return {};
+}
+
+namespace {
+constexpr std::size_t kMinHmacKey = 32;    // SoftHSM's CKM_SHA256_HMAC minimum; HMAC-SHA256 keys below 32 bytes are weak
+constexpr std::size_t kMaxHmacKey = 512;
+constexpr std::size_t kMaxHmacData = 1 << 20;
+constexpr std::size_t kHmacSize = 32;
+}  // namespace
+
+Result<void> Hsm::import_hmac_key(std::string_view key_id, std::span<const std::uint8_t> secret) {
+  if (auto ok = check_key_id(key_id); !ok) return std::unexpected(ok.error());
+  if (secret.size() < kMinHmacKey || secret.size() > kMaxHmacKey) {
+    return fail(ErrorCode::kInvalidArgument, "an HMAC key must be " + std::to_string(kMinHmacKey) + ".." +
+                                                 std::to_string(kMaxHmacKey) + " bytes");
+  }
+  auto lease = impl_->lease();
+  if (!lease) return std::unexpected(lease.error());
+  CK_OBJECT_CLASS klass = CKO_SECRET_KEY;
+  CK_KEY_TYPE type = CKK_GENERIC_SECRET;
+  const std::string id(key_id);
+  CK_ATTRIBUTE key_template[] = {
+      attribute(CKA_CLASS, &klass, sizeof klass),
+      attribute(CKA_KEY_TYPE, &type, sizeof type),
+      bool_attribute(CKA_TOKEN, true),
+      bool_attribute(CKA_PRIVATE, true),
+      bool_attribute(CKA_SENSITIVE, true),
+      bool_attribute(CKA_EXTRACTABLE, false),
+      bool_attribute(CKA_SIGN, true),
+      bool_attribute(CKA_VERIFY, true),
+      attribute(CKA_VALUE, secret.data(), secret.size()),
+      attribute(CKA_ID, id.data(), id.size()),
+      attribute(CKA_LABEL, id.data(), id.size()),
+  };
+  CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
+  const CK_RV rv = lease->p11()->C_CreateObject(lease->session(), key_template, std::size(key_template), &handle);
+  if (rv != CKR_OK) return std::unexpected(lease->fail("C_CreateObject", rv));
+  std::lock_guard lock(impl_->keys_mutex_);
+  impl_->hmac_keys_.insert_or_assign(id, handle);
+  return {};
+}
+
+Result<Bytes> Hsm::hmac_sha256(std::string_view key_id, std::span<const std::uint8_t> data) {
+  if (auto ok = check_key_id(key_id); !ok) return std::unexpected(ok.error());
+  if (data.size() > kMaxHmacData) return fail(ErrorCode::kInvalidArgument, "HMAC input is larger than 1 MiB");
+  auto lease = impl_->lease();
+  if (!lease) return std::unexpected(lease.error());
+  const std::string id(key_id);
+  CK_MECHANISM mechanism{CKM_SHA256_HMAC, nullptr, 0};
+  CK_RV rv = CKR_OK;
+  for (bool retried = false;; retried = true) {
+    std::optional<CK_OBJECT_HANDLE> handle;
+    {
+      std::lock_guard lock(impl_->keys_mutex_);
+      if (auto it = impl_->hmac_keys_.find(id); it != impl_->hmac_keys_.end()) handle = it->second;
+    }
+    const bool from_cache = handle.has_value();
+    if (!handle) {
+      CK_OBJECT_CLASS klass = CKO_SECRET_KEY;
+      CK_ATTRIBUTE match[] = {attribute(CKA_CLASS, &klass, sizeof klass), attribute(CKA_ID, id.data(), id.size())};
+      auto found = impl_->find_objects(*lease, match, 1);
+      if (!found) return std::unexpected(found.error());
+      if (found->empty()) return fail(ErrorCode::kNotFound, "no HMAC key " + id + " in the HSM");
+      handle = found->front();
+      std::lock_guard lock(impl_->keys_mutex_);
+      impl_->hmac_keys_.insert_or_assign(id, *handle);
+    }
+    rv = lease->p11()->C_SignInit(lease->session(), &mechanism, *handle);
+    if (rv == CKR_OK) break;
+    if (is_stale_handle(rv)) {
+      std::lock_guard lock(impl_->keys_mutex_);
+      impl_->hmac_keys_.erase(id);
+      if (from_cache && !retried) continue;
+    }
+    return std::unexpected(lease->fail("C_SignInit", rv));
+  }
+  Bytes mac(kHmacSize);
+  CK_ULONG size = mac.size();
+  CK_BYTE nothing = 0;  // modules refuse a null pointer even for no data
+  auto* input = data.empty() ? &nothing : const_cast<CK_BYTE*>(data.data());
+  rv = lease->p11()->C_Sign(lease->session(), input, data.size(), mac.data(), &size);
+  if (rv == CKR_BUFFER_TOO_SMALL) lease->discard();
+  if (rv != CKR_OK) return std::unexpected(lease->fail("C_Sign", rv));
+  if (size != kHmacSize) return fail(ErrorCode::kInternal, "C_Sign returned " + std::to_string(size) + " bytes, not 32");
+  return mac;
 }
 
 Result<void> Hsm::check() {

@@ -89,6 +89,15 @@ class Hsm {
   // Destroys the key pair (both objects) with this id; succeeds when there is none. Used by reconciliation.
   Result<void> destroy_key(std::string_view key_id);
 
+  // HMAC-SHA256 keys (smart-account applications' secrets). import_hmac_key stores `secret` (32..512 bytes) in the
+  // token as a CKK_GENERIC_SECRET object: CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, CKA_SIGN, CKA_VERIFY = true,
+  // CKA_EXTRACTABLE = false, CKA_ID = CKA_LABEL = key_id, so it never leaves the HSM again. The caller wipes its
+  // copy. Fresh ids only, as for generate_key.
+  Result<void> import_hmac_key(std::string_view key_id, std::span<const std::uint8_t> secret);
+  // HMAC-SHA256 (CKM_SHA256_HMAC) of `data` (at most 1 MiB) with that key: 32 bytes. kNotFound when no secret key
+  // has that id. Handles are cached like private keys.
+  Result<Bytes> hmac_sha256(std::string_view key_id, std::span<const std::uint8_t> data);
+
   // Cheap check that the login session is alive (C_GetSessionInfo), recovering when it is not.
   Result<void> check();
 

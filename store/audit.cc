@@ -79,6 +79,13 @@ Result<std::int64_t> append_audit_in(Connection& connection, const AuditEntry& e
   return seq;
 }
 
+Result<void> append_audit_if(Connection& connection, const AuditEntry* audit) {
+  if (audit == nullptr) return {};
+  auto appended = append_audit_in(connection, *audit);
+  if (!appended) return std::unexpected(std::move(appended.error()));
+  return {};
+}
+
 Result<void> Store::append_audit(const AuditEntry& entry) {
   return impl_->writer.write([&](Connection& connection) -> Result<void> {
     auto appended = append_audit_in(connection, entry);

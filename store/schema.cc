@@ -129,7 +129,108 @@ CREATE TABLE identity_objects (
 );
 )sql";
 
-constexpr std::array<std::string_view, 4> kMigrations = {kV1, kV2, kV3, kV4};
+// v5: Dfns's legacy asset accounts and public keys (dfns-api.md §4).
+// - keys.public_key_id: the "pk-…" id under which the legacy API shows a key. A public key and a key are two views
+//   of one HSM key; the id is given when the key is created through POST /public-keys or an asset account (set in
+//   the key's first, Creating row, so a crash never leaves a key without it), and is NULL for every other key.
+//   keys_public lists the public keys newest first, partial like keys_listed.
+// - asset_accounts: one address of one key on one network. An account is Creating until its job has the key and the
+//   address (Enabled) or gave up (Failed, with reason). key_id is NULL until the key is known; public_key_id is set
+//   from the start (a reused key's, or the one the job will create its key under). `tags` is a JSON array of
+//   strings. asset_accounts_by_status serves the status filter and start-up's resumption of Creating accounts.
+constexpr std::string_view kV5 = R"sql(
+ALTER TABLE keys ADD COLUMN public_key_id TEXT;
+CREATE UNIQUE INDEX keys_by_public_key_id ON keys (public_key_id) WHERE public_key_id IS NOT NULL;
+CREATE INDEX keys_public ON keys (seq) WHERE public_key_id IS NOT NULL AND status IN ('Active', 'Archived');
+
+CREATE TABLE asset_accounts (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  asset_symbol TEXT NOT NULL,
+  network TEXT NOT NULL,
+  name TEXT,
+  status TEXT NOT NULL CHECK (status IN ('Creating', 'Enabled', 'Failed')),
+  reason TEXT,
+  key_id TEXT REFERENCES keys (id),
+  public_key_id TEXT,
+  address TEXT,
+  external_id TEXT,
+  tags TEXT NOT NULL DEFAULT '[]',
+  owner_id TEXT NOT NULL,
+  date_created_ms INTEGER NOT NULL,
+  date_updated_ms INTEGER NOT NULL
+);
+CREATE INDEX asset_accounts_by_status ON asset_accounts (status, seq);
+)sql";
+
+// v6: smart accounts (ERC-4337, ../shared/reference/smart-accounts.md). Times are Unix nanoseconds (the API shows
+// RFC 3339 with nanoseconds).
+// - smart_apps: applications that sign requests (X-APP-ID). The secret lives only in the HSM, as the HMAC key
+//   hmac_key_id; the table never holds it.
+// - smart_accounts: one per (app, owner); UNIQUE (app_id, owner) settles concurrent duplicates. owner is the lowercase
+//   address (the key), owner_id its EIP-55 form (as shown). Each has one gas tank (gas_tank_id), whose token is fixed
+//   at creation. smart_accounts_by_app pages an app's accounts.
+// - smart_account_networks: the account on each configured network, UNIQUE (smart_account_id, network).
+// - gas_tank_ledger: append-only; amount and balance_after are decimal strings (uint256, no floating point), and
+//   balance_after is the previous row's balance_after plus this row's signed amount, computed inside the write that
+//   appends it, so a tank's balance is its newest row (gas_tank_ledger_by_tank) and always the sum of its ledger.
+constexpr std::string_view kV6 = R"sql(
+CREATE TABLE smart_apps (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  client_id TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  hmac_key_id TEXT NOT NULL UNIQUE,
+  created_by TEXT NOT NULL,
+  date_created_ns INTEGER NOT NULL
+);
+
+CREATE TABLE smart_accounts (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  app_id TEXT NOT NULL REFERENCES smart_apps (id),
+  owner TEXT NOT NULL,
+  owner_id TEXT NOT NULL,
+  provider TEXT NOT NULL,
+  gas_tank_id TEXT NOT NULL UNIQUE,
+  gas_tank_token TEXT NOT NULL,
+  gas_tank_decimals INTEGER NOT NULL,
+  date_created_ns INTEGER NOT NULL,
+  date_updated_ns INTEGER,
+  UNIQUE (app_id, owner)
+);
+CREATE INDEX smart_accounts_by_app ON smart_accounts (app_id, seq);
+
+CREATE TABLE smart_account_networks (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  smart_account_id TEXT NOT NULL REFERENCES smart_accounts (id),
+  network TEXT NOT NULL,
+  chain_id INTEGER NOT NULL,
+  version TEXT NOT NULL,
+  aa_address TEXT NOT NULL,
+  status TEXT NOT NULL,
+  tx_hash TEXT,
+  failure_reason TEXT,
+  date_created_ns INTEGER NOT NULL,
+  date_updated_ns INTEGER,
+  UNIQUE (smart_account_id, network)
+);
+
+CREATE TABLE gas_tank_ledger (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  gas_tank_id TEXT NOT NULL REFERENCES smart_accounts (gas_tank_id),
+  kind TEXT NOT NULL,
+  amount TEXT NOT NULL,
+  balance_after TEXT NOT NULL,
+  account_network_id TEXT,
+  date_ns INTEGER NOT NULL
+);
+CREATE INDEX gas_tank_ledger_by_tank ON gas_tank_ledger (gas_tank_id, seq);
+)sql";
+
+constexpr std::array<std::string_view, 6> kMigrations = {kV1, kV2, kV3, kV4, kV5, kV6};
 
 Result<std::int64_t> user_version(Connection& connection) {
   auto text = connection.query_text("PRAGMA user_version", "read schema version");

@@ -25,15 +25,15 @@ namespace sql {
 // Column lists, in the order the store reads them.
 #define SIGNERD_KEY_COLUMNS                                                                                   \
   "seq, id, scheme, curve, public_key, name, status, custodial, owner_id, date_created_ms, date_deleted_ms, " \
-  "failure_reason, delegated_to, delay_delegation"
+  "failure_reason, delegated_to, delay_delegation, public_key_id"
 #define SIGNERD_SIGNATURE_COLUMNS                                                                                 \
   "seq, id, key_id, requester_user_id, requester_token_id, request_body, request_digest, status, reason, r, s, " \
   "recid, encoded, network, external_id, date_requested_ms, date_signed_ms, signed_data, tx_hash"
 
 inline constexpr std::string_view kInsertKey =
     "INSERT INTO keys (id, scheme, curve, public_key, name, status, custodial, owner_id, date_created_ms, "
-    "date_deleted_ms, failure_reason, delegated_to, delay_delegation) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+    "date_deleted_ms, failure_reason, delegated_to, delay_delegation, public_key_id) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 inline constexpr std::string_view kGetKey = "SELECT " SIGNERD_KEY_COLUMNS " FROM keys WHERE id = ?1";
 // ?1 = before (exclusive), ?2 = limit + 1. INDEXED BY asserts the partial index keys_listed (the statement fails
 // to prepare if it cannot be used): left alone, the planner prefers keys_by_status and sorts every listed key.
@@ -114,6 +114,48 @@ inline constexpr std::string_view kUpdateWallet =
 inline constexpr std::string_view kSetWalletTags =
     "UPDATE wallets SET tags = ?2 WHERE id = ?1 RETURNING " SIGNERD_WALLET_COLUMNS;
 
+// --- asset accounts and public keys (the legacy API)
+
+// Served by the partial unique index keys_by_public_key_id (the comparison implies public_key_id IS NOT NULL).
+inline constexpr std::string_view kGetKeyByPublicKeyId =
+    "SELECT " SIGNERD_KEY_COLUMNS " FROM keys WHERE public_key_id = ?1";
+// ?1 = before (exclusive), ?2 = limit + 1. INDEXED BY asserts the partial index keys_public, as kListKeys does.
+inline constexpr std::string_view kListPublicKeys =
+    "SELECT " SIGNERD_KEY_COLUMNS
+    " FROM keys INDEXED BY keys_public WHERE public_key_id IS NOT NULL AND status IN ('Active', 'Archived') "
+    "AND seq < ?1 ORDER BY seq DESC LIMIT ?2";
+
+#define SIGNERD_ASSET_ACCOUNT_COLUMNS                                                                         \
+  "seq, id, asset_symbol, network, name, status, reason, key_id, public_key_id, address, external_id, tags, " \
+  "owner_id, date_created_ms, date_updated_ms"
+inline constexpr std::string_view kInsertAssetAccount =
+    "INSERT INTO asset_accounts (id, asset_symbol, network, name, status, reason, key_id, public_key_id, address, "
+    "external_id, tags, owner_id, date_created_ms, date_updated_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+inline constexpr std::string_view kGetAssetAccount =
+    "SELECT " SIGNERD_ASSET_ACCOUNT_COLUMNS " FROM asset_accounts WHERE id = ?1";
+// ?1 = before (exclusive), ?2 = limit + 1. Served by the primary key.
+inline constexpr std::string_view kListAssetAccounts =
+    "SELECT " SIGNERD_ASSET_ACCOUNT_COLUMNS " FROM asset_accounts WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2";
+// ?1 = status, ?2 = before (exclusive), ?3 = limit + 1. Served by the index asset_accounts_by_status.
+inline constexpr std::string_view kListAssetAccountsWithStatus =
+    "SELECT " SIGNERD_ASSET_ACCOUNT_COLUMNS
+    " FROM asset_accounts WHERE status = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3";
+// Oldest first, for start-up's resumption. Served by the index asset_accounts_by_status.
+inline constexpr std::string_view kAssetAccountsWithStatus =
+    "SELECT " SIGNERD_ASSET_ACCOUNT_COLUMNS " FROM asset_accounts WHERE status = ?1 ORDER BY seq";
+// ?1 = id, ?2 = status, ?3 = reason, ?4 = key_id, ?5 = public_key_id, ?6 = address, ?7 = date_updated_ms (NULL
+// keeps key_id and public_key_id). Only a Creating account finishes.
+inline constexpr std::string_view kFinishAssetAccount =
+    "UPDATE asset_accounts SET status = ?2, reason = ?3, key_id = coalesce(?4, key_id), "
+    "public_key_id = coalesce(?5, public_key_id), address = ?6, date_updated_ms = ?7 "
+    "WHERE id = ?1 AND status = 'Creating' RETURNING " SIGNERD_ASSET_ACCOUNT_COLUMNS;
+// ?1 = id, ?2 = public_key_id, ?3 = date_updated_ms. Only a Creating account whose key is not known yet.
+inline constexpr std::string_view kReplanAssetAccountKey =
+    "UPDATE asset_accounts SET public_key_id = ?2, date_updated_ms = ?3 "
+    "WHERE id = ?1 AND status = 'Creating' AND key_id IS NULL RETURNING " SIGNERD_ASSET_ACCOUNT_COLUMNS;
+inline constexpr std::string_view kAssetAccountStatus = "SELECT status FROM asset_accounts WHERE id = ?1";
+
 // --- identity objects
 
 // Replaces the document of an existing (kind, id) and keeps its seq, so load order stays creation order.
@@ -137,6 +179,64 @@ inline constexpr std::string_view kInsertAudit =
 // ?1 = before (exclusive), ?2 = limit + 1. Served by the primary key.
 inline constexpr std::string_view kListAudit =
     "SELECT " SIGNERD_AUDIT_COLUMNS " FROM audit WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2";
+
+#undef SIGNERD_ASSET_ACCOUNT_COLUMNS
+// --- smart accounts (v6)
+
+#define SIGNERD_SMART_APP_COLUMNS "seq, id, client_id, name, hmac_key_id, created_by, date_created_ns"
+#define SIGNERD_SMART_ACCOUNT_COLUMNS                                                                          \
+  "seq, id, app_id, owner, owner_id, provider, gas_tank_id, gas_tank_token, gas_tank_decimals, date_created_ns, " \
+  "date_updated_ns"
+#define SIGNERD_SMART_NETWORK_COLUMNS                                                                             \
+  "seq, id, smart_account_id, network, chain_id, version, aa_address, status, tx_hash, failure_reason, "          \
+  "date_created_ns, date_updated_ns"
+#define SIGNERD_GAS_TANK_COLUMNS \
+  "seq, id, gas_tank_id, kind, amount, balance_after, account_network_id, date_ns"
+
+inline constexpr std::string_view kInsertSmartApp =
+    "INSERT INTO smart_apps (id, client_id, name, hmac_key_id, created_by, date_created_ns) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+inline constexpr std::string_view kGetSmartApp = "SELECT " SIGNERD_SMART_APP_COLUMNS " FROM smart_apps WHERE id = ?1";
+inline constexpr std::string_view kInsertSmartAccount =
+    "INSERT INTO smart_accounts (id, app_id, owner, owner_id, provider, gas_tank_id, gas_tank_token, "
+    "gas_tank_decimals, date_created_ns, date_updated_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+inline constexpr std::string_view kGetSmartAccount =
+    "SELECT " SIGNERD_SMART_ACCOUNT_COLUMNS " FROM smart_accounts WHERE id = ?1";
+// Served by the unique index on (app_id, owner).
+inline constexpr std::string_view kFindSmartAccountByOwner =
+    "SELECT " SIGNERD_SMART_ACCOUNT_COLUMNS " FROM smart_accounts WHERE app_id = ?1 AND owner = ?2";
+// ?1 = app, ?2 = before (exclusive), ?3 = limit + 1. Served by smart_accounts_by_app.
+inline constexpr std::string_view kListSmartAccounts =
+    "SELECT " SIGNERD_SMART_ACCOUNT_COLUMNS
+    " FROM smart_accounts WHERE app_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3";
+// ?1 = app, ?2 = owner, ?3 = before (exclusive), ?4 = limit + 1. At most one row (UNIQUE (app_id, owner)).
+inline constexpr std::string_view kListSmartAccountsOfOwner =
+    "SELECT " SIGNERD_SMART_ACCOUNT_COLUMNS
+    " FROM smart_accounts WHERE app_id = ?1 AND owner = ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4";
+// A network configured after the account was made is added the next time the account is created again (the
+// idempotent POST); the ones it has are kept as they are.
+inline constexpr std::string_view kInsertSmartNetwork =
+    "INSERT INTO smart_account_networks (id, smart_account_id, network, chain_id, version, aa_address, status, "
+    "tx_hash, failure_reason, date_created_ns, date_updated_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+    "ON CONFLICT (smart_account_id, network) DO NOTHING";
+// Served by the unique index on (smart_account_id, network).
+inline constexpr std::string_view kSmartNetworksOfAccount =
+    "SELECT " SIGNERD_SMART_NETWORK_COLUMNS " FROM smart_account_networks WHERE smart_account_id = ?1 ORDER BY seq";
+inline constexpr std::string_view kInsertGasTankEntry =
+    "INSERT INTO gas_tank_ledger (id, gas_tank_id, kind, amount, balance_after, account_network_id, date_ns) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+// The tank's newest entry: its balance. One step down gas_tank_ledger_by_tank.
+inline constexpr std::string_view kLastGasTankEntry =
+    "SELECT " SIGNERD_GAS_TANK_COLUMNS " FROM gas_tank_ledger WHERE gas_tank_id = ?1 ORDER BY seq DESC LIMIT 1";
+// ?1 = tank, ?2 = before (exclusive), ?3 = limit + 1. Served by gas_tank_ledger_by_tank.
+inline constexpr std::string_view kListGasTankEntries =
+    "SELECT " SIGNERD_GAS_TANK_COLUMNS
+    " FROM gas_tank_ledger WHERE gas_tank_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3";
+
+#undef SIGNERD_SMART_APP_COLUMNS
+#undef SIGNERD_SMART_ACCOUNT_COLUMNS
+#undef SIGNERD_SMART_NETWORK_COLUMNS
+#undef SIGNERD_GAS_TANK_COLUMNS
 
 #undef SIGNERD_AUDIT_COLUMNS
 #undef SIGNERD_CUSTODY_COLUMNS

@@ -60,27 +60,6 @@ Result<void> configure_writer(Connection& connection) {
   return connection.exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", "configure connection");
 }
 
-Result<KeyRecord> read_key(const Statement& row) {
-  KeyRecord key;
-  key.seq = row.int64(0);
-  key.id = row.text(1);
-  key.scheme = row.text(2);
-  key.curve = row.text(3);
-  key.public_key = row.text(4);
-  key.name = row.optional_text(5);
-  const auto status = parse_key_status(row.text(6));
-  if (!status) return fail(ErrorCode::kInternal, "store: key " + key.id + " has an unknown status");
-  key.status = *status;
-  key.custodial = row.int64(7) != 0;
-  key.owner_id = row.text(8);
-  key.date_created_ms = row.int64(9);
-  key.date_deleted_ms = row.optional_int64(10);
-  key.failure_reason = row.optional_text(11);
-  key.delegated_to = row.optional_text(12);
-  key.delay_delegation = row.int64(13) != 0;
-  return key;
-}
-
 Result<SignatureRecord> read_signature(const Statement& row) {
   SignatureRecord sig;
   sig.seq = row.int64(0);
@@ -103,12 +82,6 @@ Result<SignatureRecord> read_signature(const Statement& row) {
   sig.signed_data = row.optional_text(17);
   sig.tx_hash = row.optional_text(18);
   return sig;
-}
-
-std::string tags_json(const std::vector<std::string>& tags) {
-  boost::json::array a;
-  for (const auto& t : tags) a.emplace_back(t);
-  return boost::json::serialize(a);
 }
 
 Result<WalletRecord> read_wallet(const Statement& row) {
@@ -147,14 +120,6 @@ Result<CustodyRecord> read_custody(const Statement& row) {
   return c;
 }
 
-// Appends `audit` when there is one; for the writes whose audit record is optional.
-Result<void> append_audit_if(Connection& connection, const AuditEntry* audit) {
-  if (audit == nullptr) return {};
-  auto appended = append_audit_in(connection, *audit);
-  if (!appended) return std::unexpected(std::move(appended.error()));
-  return {};
-}
-
 // Appends `audit`, then `custody` as the key's custody record caused by it: who and when come from the audit entry.
 Result<void> append_audit_and_custody(Connection& connection, std::string_view key_id, const AuditEntry& audit,
                                       const CustodyEvent& custody) {
@@ -181,6 +146,34 @@ Result<std::optional<KeyRecord>> key_in_write(Connection& connection, std::strin
 }
 
 }  // namespace
+
+Result<KeyRecord> read_key(const Statement& row) {
+  KeyRecord key;
+  key.seq = row.int64(0);
+  key.id = row.text(1);
+  key.scheme = row.text(2);
+  key.curve = row.text(3);
+  key.public_key = row.text(4);
+  key.name = row.optional_text(5);
+  const auto status = parse_key_status(row.text(6));
+  if (!status) return fail(ErrorCode::kInternal, "store: key " + key.id + " has an unknown status");
+  key.status = *status;
+  key.custodial = row.int64(7) != 0;
+  key.owner_id = row.text(8);
+  key.date_created_ms = row.int64(9);
+  key.date_deleted_ms = row.optional_int64(10);
+  key.failure_reason = row.optional_text(11);
+  key.delegated_to = row.optional_text(12);
+  key.delay_delegation = row.int64(13) != 0;
+  key.public_key_id = row.optional_text(14);
+  return key;
+}
+
+std::string tags_json(const std::vector<std::string>& tags) {
+  boost::json::array a;
+  for (const auto& t : tags) a.emplace_back(t);
+  return boost::json::serialize(a);
+}
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;
@@ -223,10 +216,12 @@ Result<void> Store::insert_key(const KeyRecord& key) {
         .bind_optional_int(10, key.date_deleted_ms)
         .bind_optional_text(11, key.failure_reason)
         .bind_optional_text(12, key.delegated_to)
-        .bind_int(13, key.delay_delegation ? 1 : 0);
+        .bind_int(13, key.delay_delegation ? 1 : 0)
+        .bind_optional_text(14, key.public_key_id);
     auto inserted = insert->run();
     if (!inserted && (insert->last_error() == SQLITE_CONSTRAINT_UNIQUE ||
                       insert->last_error() == SQLITE_CONSTRAINT_PRIMARYKEY)) {
+      // The id or the public key id.
       return fail(ErrorCode::kConflict, "key " + key.id + " already exists");
     }
     return inserted;

@@ -44,6 +44,9 @@ struct KeyRecord {
   // delay_delegation stays custodial until delegate_key hands it over, once.
   std::optional<std::string> delegated_to;
   bool delay_delegation = false;
+  // The legacy API's "pk-…" id of this key (unique when set): given to keys created through POST /public-keys or an
+  // asset account, absent for others.
+  std::optional<std::string> public_key_id;
   std::int64_t seq = 0;              // assigned by the store on insert; orders lists
 };
 
@@ -105,6 +108,84 @@ struct WalletRecord {
   std::string owner_id;
   std::int64_t date_created_ms = 0;
   std::int64_t seq = 0;              // assigned by the store on insert; orders lists
+};
+
+enum class AssetAccountStatus { kCreating, kEnabled, kFailed };
+const char* to_string(AssetAccountStatus status);  // "Creating", "Enabled", "Failed"
+std::optional<AssetAccountStatus> parse_asset_account_status(std::string_view text);
+
+// A legacy asset account (dfns-api.md §4): the address of one key on one network, made asynchronously.
+struct AssetAccountRecord {
+  std::string id;                    // "aa-…"
+  std::string asset_symbol;          // as the client gave it: "BTC", "USDC.MATIC"
+  std::string network;               // the Dfns network the address is for ("Bitcoin", "Polygon")
+  std::optional<std::string> name;
+  AssetAccountStatus status = AssetAccountStatus::kCreating;
+  std::optional<std::string> reason;         // why it Failed
+  std::optional<std::string> key_id;         // "key-…", once known
+  std::optional<std::string> public_key_id;  // "pk-…": the reused key's, or the one the new key is created under
+  std::optional<std::string> address;        // once Enabled
+  std::optional<std::string> external_id;    // a correlation field only: not unique
+  std::vector<std::string> tags;
+  std::string owner_id;
+  std::int64_t date_created_ms = 0;
+  std::int64_t date_updated_ms = 0;
+  std::int64_t seq = 0;              // assigned by the store on insert; orders lists
+};
+
+// Smart accounts (ERC-4337; core/smart_account_service.h). Times are Unix nanoseconds.
+// An application that signs smart-account requests. Its secret is only in the HSM (hmac_key_id), never here.
+struct SmartAppRecord {
+  std::string id;                    // the app id (uuid), X-APP-ID
+  std::string client_id;             // uuid
+  std::string name;
+  std::string hmac_key_id;           // the HSM secret key that computes the app's HMAC-SHA256
+  std::string created_by;            // the principal that created it
+  std::int64_t date_created_ns = 0;
+  std::int64_t seq = 0;
+};
+
+// One smart-account record: an owner of one app, with one gas tank.
+struct SmartAccountRecord {
+  std::string id;                    // 24 lowercase hex digits
+  std::string app_id;
+  std::string owner;                 // "0x" + 40 lowercase hex digits: with app_id, the idempotency key
+  std::string owner_id;              // the owner's EIP-55 form, as shown
+  std::string provider;              // "wallet"
+  std::string gas_tank_id;           // 24 lowercase hex digits
+  std::string gas_tank_token;        // the token's name, fixed at creation
+  int gas_tank_decimals = 0;
+  std::int64_t date_created_ns = 0;
+  std::optional<std::int64_t> date_updated_ns;
+  std::int64_t seq = 0;
+};
+
+// The smart account on one configured network.
+struct SmartAccountNetworkRecord {
+  std::string id;                    // 24 lowercase hex digits
+  std::string smart_account_id;
+  std::string network;
+  std::int64_t chain_id = 0;
+  std::string version;               // "0.6" | "0.7" | "0.8"
+  std::string aa_address;            // EIP-55
+  std::string status = "not_deployed";  // "not_deployed" | "deploying" | "deployed"
+  std::optional<std::string> tx_hash;
+  std::optional<std::string> failure_reason;
+  std::int64_t date_created_ns = 0;
+  std::optional<std::int64_t> date_updated_ns;
+  std::int64_t seq = 0;
+};
+
+// One entry of a gas tank's ledger (append-only). Amounts are decimal strings of the token's smallest unit.
+struct GasTankEntry {
+  std::string id;                    // 24 lowercase hex digits
+  std::string gas_tank_id;
+  std::string kind;                  // "deposit"
+  std::string amount;                // signed as `kind` says; the digits as given
+  std::string balance_after;         // the tank's balance with this entry
+  std::optional<std::string> account_network_id;
+  std::int64_t date_ns = 0;
+  std::int64_t seq = 0;
 };
 
 // One page of a list, newest first. `next_cursor` is set when more items follow; pass it back as `before`.
@@ -192,6 +273,67 @@ class Store {
                                     const AuditEntry* audit = nullptr);  // kNotFound
   Result<WalletRecord> set_wallet_tags(std::string_view id, const std::vector<std::string>& tags,
                                        const AuditEntry* audit = nullptr);  // kNotFound
+
+  // --- asset accounts and public keys (the legacy API)
+  // The key with this public key id, in any status; nullopt when none.
+  Result<std::optional<KeyRecord>> get_key_by_public_key_id(std::string_view public_key_id);
+  // Keys that have a public key id, Active and Archived only, newest first.
+  Result<Page<KeyRecord>> list_public_keys(std::optional<std::int64_t> before, int limit);
+  // kConflict when the id exists; kNotFound when key_id names no key.
+  Result<void> insert_asset_account(const AssetAccountRecord& account, const AuditEntry* audit = nullptr);
+  Result<std::optional<AssetAccountRecord>> get_asset_account(std::string_view id);
+  // Newest first; with `status`, only accounts in that status.
+  Result<Page<AssetAccountRecord>> list_asset_accounts(std::optional<AssetAccountStatus> status,
+                                                       std::optional<std::int64_t> before, int limit);
+  Result<std::vector<AssetAccountRecord>> asset_accounts_with_status(AssetAccountStatus status);  // oldest first
+  // How a Creating account ends: Enabled with its key and address, or Failed with a reason.
+  struct AssetAccountOutcome {
+    AssetAccountStatus status = AssetAccountStatus::kEnabled;  // kEnabled or kFailed
+    std::optional<std::string> reason;
+    std::optional<std::string> key_id;         // nullopt keeps the recorded one
+    std::optional<std::string> public_key_id;  // nullopt keeps the recorded one
+    std::optional<std::string> address;
+    std::int64_t date_updated_ms = 0;
+  };
+  // kNotFound when no such account; kConflict when it is not Creating (it finished already); kNotFound when key_id
+  // names no key.
+  Result<AssetAccountRecord> finish_asset_account(std::string_view id, const AssetAccountOutcome& outcome,
+                                                  const AuditEntry* audit = nullptr);
+  // Gives a Creating account whose key is not known yet another public key id to create its key under (the first
+  // attempt's key Failed). kNotFound when no such account; kConflict when it is not Creating or has its key.
+  Result<AssetAccountRecord> replan_asset_account_key(std::string_view id, std::string_view public_key_id,
+                                                      std::int64_t date_updated_ms, const AuditEntry* audit = nullptr);
+
+  // --- smart accounts (see SmartAccountRecord)
+  // kConflict when the id, client id or HSM key id exists.
+  Result<void> insert_smart_app(const SmartAppRecord& app, const AuditEntry* audit = nullptr);
+  Result<std::optional<SmartAppRecord>> get_smart_app(std::string_view id);
+  // Creates `account` with `networks` unless its app already has an account for the owner; either way adds the
+  // networks the record does not have yet (a network configured since), and returns the record and whether it was
+  // created. `audit` is appended only when something was written. One write, so concurrent duplicates end with one
+  // record. kNotFound when the app does not exist.
+  struct SmartAccountCreated {
+    SmartAccountRecord account;
+    bool created = false;
+  };
+  Result<SmartAccountCreated> create_or_get_smart_account(const SmartAccountRecord& account,
+                                                          const std::vector<SmartAccountNetworkRecord>& networks,
+                                                          const AuditEntry* audit = nullptr);
+  Result<std::optional<SmartAccountRecord>> get_smart_account(std::string_view id);
+  // An app's records, newest first; with `owner` (lowercase "0x…"), only that owner's (at most one).
+  Result<Page<SmartAccountRecord>> list_smart_accounts(std::string_view app_id,
+                                                       std::optional<std::string_view> owner,
+                                                       std::optional<std::int64_t> before, int limit);
+  Result<std::vector<SmartAccountNetworkRecord>> smart_account_networks(std::string_view smart_account_id);
+  // The tank's newest ledger entry (its balance); nullopt for a tank with no entries (balance "0").
+  Result<std::optional<GasTankEntry>> last_gas_tank_entry(std::string_view gas_tank_id);
+  // Appends `entry` with balance_after = next_balance(the previous balance_after, "0" for the first entry),
+  // computed inside the write, so concurrent appends chain correctly. next_balance's error fails the append.
+  Result<GasTankEntry> append_gas_tank_entry(
+      GasTankEntry entry, const std::function<Result<std::string>(const std::string& balance_before)>& next_balance,
+      const AuditEntry* audit = nullptr);
+  Result<Page<GasTankEntry>> list_gas_tank_entries(std::string_view gas_tank_id, std::optional<std::int64_t> before,
+                                                   int limit);
 
   // --- identity (see IdentityObject)
   // Inserts or replaces each object (by kind and id) and appends `audit`, all in one transaction.

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -39,6 +40,15 @@ struct Store::Impl {
 // savepoint rolls back the record goes with it and the next append links to the record before. Returns the new
 // record's seq. Only for functions run by GroupCommitWriter.
 Result<std::int64_t> append_audit_in(Connection& connection, const AuditEntry& entry);
+
+// A row of SIGNERD_KEY_COLUMNS (store.cc).
+Result<KeyRecord> read_key(const Statement& row);
+
+// Tags as the JSON array of strings the tables keep (store.cc).
+std::string tags_json(const std::vector<std::string>& tags);
+
+// Appends `audit` when there is one (audit.cc); for the writes whose audit record is optional.
+Result<void> append_audit_if(Connection& connection, const AuditEntry* audit);
 
 // Reads at most one row with `read_row`.
 template <class ReadRow>

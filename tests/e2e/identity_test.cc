@@ -363,7 +363,11 @@ TEST_F(IdentityTest, MatrixEveryRouteRefusesMissingWrongAndUnpermittedCallers) {
     }
   }
   ASSERT_GE(routes.size(), 30u);
-  const std::set<std::string> public_paths = {"/healthz", "/readyz", "/metrics", "/auth/login/init", "/auth/login"};
+  const std::set<std::string> public_paths = {"/healthz", "/readyz", "/metrics", "/auth/login/init", "/auth/login",
+                                             // app-signed (X-APP-ID/X-SIGNATURE), not bearer-authenticated:
+                                             "/api/v1/smart-account", "/api/v1/smart-account/{id}",
+                                             "/api/v1/smart-account/{id}/gas-tanks/{gasTankId}/deposits",
+                                             "/api/v1/smart-account/{id}/accounts/{accountId}/activate"};
   const std::set<std::string> any_token_holder = {"/auth/action/init", "/auth/action"};
 
   // Real ids, so a refusal cannot come from a missing entity.
@@ -402,6 +406,8 @@ TEST_F(IdentityTest, MatrixEveryRouteRefusesMissingWrongAndUnpermittedCallers) {
     target = std::regex_replace(target, std::regex("\\{userId\\}"), user.user_id);
     target = std::regex_replace(target, std::regex("\\{permissionId\\}"), pm);
     target = std::regex_replace(target, std::regex("\\{assignmentId\\}"), assignment);
+    // Other ids ({assetAccountId}, {publicKeyId}, ...): the permission is refused before any lookup.
+    target = std::regex_replace(target, std::regex("\\{[A-Za-z]+\\}"), "unknown-id");
     const std::string body = method == "GET" ? "" : "{}";
     expect_error_body(tcp.request(method, target, body), 401);
     SCOPED_TRACE(method + " " + target);

@@ -32,3 +32,21 @@ set_tests_properties(interop.evm PROPERTIES LABELS interop TIMEOUT 120)
 add_test(NAME interop.dfns_sdk
   COMMAND ${PROJECT_SOURCE_DIR}/tests/e2e/with_daemon $<TARGET_FILE:signerd> -- node --test ${CMAKE_CURRENT_SOURCE_DIR}/interop/dfns_sdk.test.mjs)
 set_tests_properties(interop.dfns_sdk PROPERTIES LABELS interop TIMEOUT 120)
+
+# The legacy API (asset accounts, public keys): addresses against ethers, bitcoinjs-lib and bs58; public-key
+# signatures against @noble/curves.
+add_test(NAME interop.assets
+  COMMAND ${PROJECT_SOURCE_DIR}/tests/e2e/with_daemon $<TARGET_FILE:signerd> -- node --test ${CMAKE_CURRENT_SOURCE_DIR}/interop/assets.test.mjs)
+set_tests_properties(interop.assets PROPERTIES LABELS interop TIMEOUT 120)
+
+# Issue 5: smart-account addresses against EntryPoint + SimpleAccountFactory (v0.6, v0.7, v0.8) deployed on a local
+# Hardhat node; starts its own signerd (it must configure the networks with the deployed factories).
+add_test(NAME interop.smart_accounts
+  COMMAND ${CMAKE_COMMAND} -E env SIGNERD_BINARY=$<TARGET_FILE:signerd>
+          node --test ${CMAKE_CURRENT_SOURCE_DIR}/interop/smart_accounts.test.mjs)
+set_tests_properties(interop.smart_accounts PROPERTIES LABELS interop TIMEOUT 300)
+
+# The proxy creation codes shipped in smart/ are exactly what the npm factories embed (re-extracted and compared).
+add_test(NAME interop.proxy_creation_code
+  COMMAND node ${PROJECT_SOURCE_DIR}/tools/extract_proxy_creation_code.mjs --check)
+set_tests_properties(interop.proxy_creation_code PROPERTIES LABELS interop TIMEOUT 60)

@@ -36,7 +36,12 @@ std::string str(const boost::json::value& v, std::string_view key) {
 
 std::string error_message(const HttpReply& r) {
   const auto v = r.json();
-  if (!v.is_object() || !v.as_object().contains("error")) return {};
+  if (!v.is_object()) return {};
+  // The smart-account routes' envelope {status, message, data} carries its error in message.
+  if (r.status >= 400 && v.as_object().contains("status") && v.as_object().contains("message")) {
+    return str(v, "message");
+  }
+  if (!v.as_object().contains("error")) return {};
   return str(v.at("error"), "message");
 }
 

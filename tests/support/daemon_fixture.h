@@ -18,7 +18,7 @@ namespace signerd::testing {
 // The string member `key` of `v`; empty when `v` is not an object or the member is absent or not a string.
 std::string str(const boost::json::value& v, std::string_view key);
 
-// error.message of a Dfns error body; empty when the body is not one.
+// error.message of a Dfns error body, or message of a smart-account error envelope; empty when the body is neither.
 std::string error_message(const HttpReply& r);
 
 // Checks the Dfns error body {"error":{"id","status","message","details"}} with status = the HTTP status, served as

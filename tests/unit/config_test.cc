@@ -149,5 +149,107 @@ TEST(Config, IsLoopbackHost) {
   }
 }
 
+// --- [smart_accounts]
+
+TEST(SmartAccountsConfig, AbsentMeansNoNetworksAndTheDefaultToken) {
+  auto c = parse_config(kMinimal, "/etc/signerd");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_TRUE(c->smart_accounts.networks.empty());
+  EXPECT_EQ(c->smart_accounts.gas_tank_token.name, "USDT");
+  EXPECT_EQ(c->smart_accounts.gas_tank_token.decimals, 6u);
+}
+
+TEST(SmartAccountsConfig, ParsesNetworksWithDefaultsAndTheToken) {
+  auto c = parse_config(std::string(kMinimal) + R"(
+[smart_accounts]
+gas_tank_token = { name = "USDC", decimals = 18 }
+[[smart_accounts.networks]]
+name = "EthereumSepolia"
+chain_id = 11155111
+version = "0.7"
+rpc_url = "http://127.0.0.1:8545"
+relayer_key_id = "key-abc"
+activation_fee = "1000000"
+[[smart_accounts.networks]]
+name = "Local"
+chain_id = 31337
+version = "0.8"
+factory = "0x13E9ed32155810FDbd067D4522C492D6f68E5944"
+proxy_creation_code_file = "p.hex"
+)",
+                        "/etc/signerd");
+  ASSERT_TRUE(c) << c.error().message;
+  const auto& s = c->smart_accounts;
+  EXPECT_EQ(s.gas_tank_token.name, "USDC");
+  EXPECT_EQ(s.gas_tank_token.decimals, 18u);
+  ASSERT_EQ(s.networks.size(), 2u);
+  EXPECT_EQ(s.networks[0].name, "EthereumSepolia");
+  EXPECT_EQ(s.networks[0].chain_id, 11155111u);
+  EXPECT_EQ(s.networks[0].version, "0.7");
+  EXPECT_TRUE(s.networks[0].factory.empty());  // the canonical one, applied by smart::resolve_networks
+  EXPECT_EQ(s.networks[0].rpc_url, "http://127.0.0.1:8545");
+  EXPECT_EQ(s.networks[0].relayer_key_id, "key-abc");
+  EXPECT_EQ(s.networks[0].activation_fee, "1000000");
+  EXPECT_EQ(s.networks[1].factory, "0x13E9ed32155810FDbd067D4522C492D6f68E5944");
+  EXPECT_EQ(s.networks[1].proxy_creation_code_file, "/etc/signerd/p.hex");
+  EXPECT_EQ(s.networks[1].activation_fee, "0");
+  EXPECT_TRUE(s.networks[1].rpc_url.empty());
+}
+
+const std::string kNetwork = kBase + "[[smart_accounts.networks]]\nname = \"N\"\nchain_id = 1\n";
+
+INSTANTIATE_TEST_SUITE_P(
+    SmartAccounts, ConfigRejects,
+    ::testing::Values(
+        BadCase{"SmartUnknownKey", kBase + "[smart_accounts]\nnetwork = []\n", "unknown key 'smart_accounts.network'"},
+        BadCase{"SmartUnknownNetworkKey", kNetwork + "version = \"0.7\"\nfee = \"1\"\n",
+                "unknown key 'smart_accounts.networks[0].fee'"},
+        BadCase{"SmartNoVersion", kNetwork, "smart_accounts.networks[0].version is required"},
+        BadCase{"SmartBadVersion", kNetwork + "version = \"0.9\"\n", "\"0.6\", \"0.7\" or \"0.8\""},
+        BadCase{"SmartNoName", kBase + "[[smart_accounts.networks]]\nchain_id = 1\nversion = \"0.7\"\n",
+                "smart_accounts.networks[0].name is required"},
+        BadCase{"SmartDuplicateName", kNetwork + "version = \"0.7\"\n" + "[[smart_accounts.networks]]\nname = \"N\"\n"
+                                                                         "chain_id = 2\nversion = \"0.8\"\n",
+                "'N' is used by two networks"},
+        BadCase{"SmartNoChainId", kBase + "[[smart_accounts.networks]]\nname = \"N\"\nversion = \"0.7\"\n",
+                "chain_id is required"},
+        BadCase{"SmartBadFactory", kNetwork + "version = \"0.7\"\nfactory = \"0x1234\"\n",
+                "networks[0].factory must be an address"},
+        BadCase{"SmartBothCodes", kNetwork + "version = \"0.7\"\nproxy_creation_code = \"0x60\"\n"
+                                             "proxy_creation_code_file = \"f\"\n",
+                "exclude each other"},
+        BadCase{"SmartOddCode", kNetwork + "version = \"0.7\"\nproxy_creation_code = \"0x608\"\n",
+                "proxy_creation_code must be hex bytes"},
+        BadCase{"SmartBadRpc", kNetwork + "version = \"0.7\"\nrpc_url = \"ftp://x\"\n", "rpc_url must be an http://"},
+        BadCase{"SmartFractionalFee", kNetwork + "version = \"0.7\"\nactivation_fee = \"1.5\"\n",
+                "activation_fee must be a decimal string"},
+        BadCase{"SmartNegativeFee", kNetwork + "version = \"0.7\"\nactivation_fee = \"-1\"\n",
+                "activation_fee must be a decimal string"},
+        BadCase{"SmartNumericFee", kNetwork + "version = \"0.7\"\nactivation_fee = 5\n",
+                "activation_fee must be a string"},
+        BadCase{"SmartBadDecimals", kBase + "[smart_accounts]\ngas_tank_token = { decimals = 100 }\n",
+                "smart_accounts.gas_tank_token.decimals must be between 0 and 77"}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(Config, AssetAccountLimitsHaveDefaultsAndRanges) {
+  auto defaults = parse_config(kMinimal, "/etc/signerd");
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_EQ(defaults->limits.max_pending_asset_accounts, 64u);
+  EXPECT_EQ(defaults->server.asset_account_workers, 2u);
+  auto set = parse_config(std::string(kMinimal) + "[limits]\nmax_pending_asset_accounts = 3\n[server]\n"
+                                                  "asset_account_workers = 1\n",
+                          "/etc/signerd");
+  ASSERT_TRUE(set) << set.error().message;
+  EXPECT_EQ(set->limits.max_pending_asset_accounts, 3u);
+  EXPECT_EQ(set->server.asset_account_workers, 1u);
+  for (const char* bad : {"[limits]\nmax_pending_asset_accounts = 0\n", "[server]\nasset_account_workers = 0\n",
+                          "[server]\nasset_account_workers = 65\n"}) {
+    SCOPED_TRACE(bad);
+    auto c = parse_config(std::string(kMinimal) + bad, "/etc/signerd");
+    ASSERT_FALSE(c);
+    EXPECT_NE(c.error().message.find("must be between"), std::string::npos) << c.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace signerd::config

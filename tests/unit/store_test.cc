@@ -146,8 +146,11 @@ TEST_F(StoreTest, MigrationsApplyOnNewFileAndAreIdempotentOnReopen) {
                              "LIKE 'sqlite%' ORDER BY name)",
                              "test")
                 .value(),
-            "audit,custody,custody_by_key,identity_objects,keys,keys_by_status,keys_delegated,keys_listed,signatures,"
-            "signatures_by_external_id,signatures_by_key,wallets,wallets_by_key");
+            "asset_accounts,asset_accounts_by_status,audit,custody,custody_by_key,gas_tank_ledger,"
+            "gas_tank_ledger_by_tank,identity_objects,keys,"
+            "keys_by_public_key_id,keys_by_status,keys_delegated,keys_listed,keys_public,signatures,"
+            "signatures_by_external_id,signatures_by_key,smart_account_networks,smart_accounts,"
+            "smart_accounts_by_app,smart_apps,wallets,wallets_by_key");
 }
 
 TEST_F(StoreTest, AVersionOneDatabaseMigratesAndKeepsItsRows) {
@@ -187,7 +190,7 @@ TEST_F(StoreTest, AVersionOneDatabaseMigratesAndKeepsItsRows) {
 }
 
 TEST_F(StoreTest, AVersionThreeDatabaseMigratesToFourAndKeepsItsRows) {
-  ASSERT_EQ(schema_version(), 4);
+  ASSERT_GE(schema_version(), 4);  // later migrations apply on top (their own tests check them)
   {
     // A database as the wallets release left it: migrations 1 to 3, a key with a wallet and a signature.
     std::ofstream(db_path()).close();
@@ -206,7 +209,7 @@ TEST_F(StoreTest, AVersionThreeDatabaseMigratesToFourAndKeepsItsRows) {
   }
   auto store = open_store();
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(StoreTestPeer::writer_pragma(*store, "user_version").value(), "4");
+  EXPECT_EQ(StoreTestPeer::writer_pragma(*store, "user_version").value(), std::to_string(schema_version()));
   auto key = store->get_key("key-v3");
   ASSERT_TRUE(key && *key);
   EXPECT_FALSE((*key)->delegated_to);

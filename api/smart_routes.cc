@@ -1,0 +1,279 @@
+#include "api/smart_routes.h"
+
+#include <boost/json/serialize.hpp>
+
+#include <openssl/crypto.h>
+
+#include <charconv>
+#include <vector>
+
+#include "api/request_body.h"
+#include "core/smart_account_service.h"
+#include "smart/app_signature.h"
+
+namespace signerd::api {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::string_view kPrefix = "/api/v1/smart-account";
+
+json::value ns_time(std::optional<std::int64_t> ns) {
+  if (!ns) return nullptr;
+  return json::value(smart::format_rfc3339_ns(*ns));
+}
+
+json::object gas_tank_json(const core::SmartAccount& a) {
+  const auto& r = a.record;
+  return {{"id", r.gas_tank_id},
+          {"createdAt", smart::format_rfc3339_ns(r.date_created_ns)},
+          {"updatedAt", ns_time(a.gas_tank_updated_ns)},
+          {"ownerId", r.id},
+          {"balance", a.balance},
+          {"type", "token"},
+          {"tokenName", r.gas_tank_token},
+          {"decimals", r.gas_tank_decimals}};
+}
+
+json::object smart_account_json(const core::SmartAccount& a) {
+  const auto& r = a.record;
+  json::array accounts;
+  for (const auto& n : a.accounts) {
+    json::object o{{"id", n.id},
+                   {"createdAt", smart::format_rfc3339_ns(n.date_created_ns)},
+                   {"updatedAt", ns_time(n.date_updated_ns)},
+                   {"ownerId", r.id},
+                   {"status", n.status},
+                   {"aaAddress", n.aa_address},
+                   {"chainId", n.chain_id},
+                   {"network", n.network},
+                   {"clientId", a.client_id},
+                   {"appId", r.app_id},
+                   {"version", n.version}};
+    if (n.tx_hash) o["txHash"] = *n.tx_hash;
+    if (n.failure_reason) o["reason"] = *n.failure_reason;
+    accounts.push_back(std::move(o));
+  }
+  return {{"id", r.id},
+          {"createdAt", smart::format_rfc3339_ns(r.date_created_ns)},
+          {"updatedAt", ns_time(r.date_updated_ns)},
+          {"ownerId", r.owner_id},
+          {"provider", r.provider},
+          {"clientId", a.client_id},
+          {"appId", r.app_id},
+          {"gasTanks", json::array{gas_tank_json(a)}},
+          {"accounts", std::move(accounts)}};
+}
+
+Response envelope(http::status status, std::string_view message, json::value data, unsigned version,
+                  bool keep_alive) {
+  json::object body{{"status", static_cast<int>(status)}, {"message", message}, {"data", std::move(data)}};
+  return json_response(status, json::serialize(body), version, keep_alive);
+}
+
+std::vector<std::string_view> segments(std::string_view path) {
+  std::vector<std::string_view> out;
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
+      continue;
+    }
+    const auto slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash);
+  }
+  return out;
+}
+
+struct PageParams {
+  std::optional<std::int64_t> before;
+  int limit = 0;
+};
+
+Result<PageParams> page_params(const Query& q, unsigned default_size, unsigned max_size) {
+  PageParams p{std::nullopt, static_cast<int>(default_size)};
+  if (auto limit = q.get("limit")) {
+    int v = 0;
+    const auto [end, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), v);
+    if (ec != std::errc{} || end != limit->data() + limit->size() || v < 1 || v > static_cast<int>(max_size)) {
+      return fail(ErrorCode::kInvalidArgument, "limit must be an integer from 1 to " + std::to_string(max_size));
+    }
+    p.limit = v;
+  }
+  if (auto token = q.get("paginationToken"); token && !token->empty()) {
+    auto raw = base64url_decode(*token);
+    std::int64_t v = 0;
+    bool ok = raw && !raw->empty() && raw->size() <= 20;
+    if (ok) {
+      const char* b = reinterpret_cast<const char*>(raw->data());
+      const auto [end, ec] = std::from_chars(b, b + raw->size(), v);
+      ok = ec == std::errc{} && end == b + raw->size() && v > 0;
+    }
+    if (!ok) return fail(ErrorCode::kInvalidArgument, "paginationToken is not valid");
+    p.before = v;
+  }
+  return p;
+}
+
+// POST /smart-account-apps {name}.
+std::optional<Response> create_app(core::SmartAccountService* service, const Request& request,
+                                   const core::Principal& who) {
+  const unsigned version = request.version();
+  const bool keep_alive = request.keep_alive();
+  if (!service) {
+    return error_response({ErrorCode::kUnavailable, "smart accounts are not available", {}}, version, keep_alive);
+  }
+  if (who.kind != core::PrincipalKind::kLocalAdmin) {  // before the body: a refusal says nothing about it
+    auto refused = service->create_app(who, "");
+    return error_response(refused.error(), version, keep_alive);
+  }
+  auto obj = parse_object(request.body());
+  if (!obj) return error_response(obj.error(), version, keep_alive);
+  BodyFields f(*obj);
+  if (auto r = f.only({"name"}); !r) return error_response(r.error(), version, keep_alive);
+  auto name = f.required_string("name");
+  if (!name) return error_response(name.error(), version, keep_alive);
+  auto created = service->create_app(who, *name);
+  if (!created) return error_response(created.error(), version, keep_alive);
+  json::object body{{"appId", created->app.id},
+                    {"clientId", created->app.client_id},
+                    {"name", created->app.name},
+                    {"secret", created->secret_hex},
+                    {"dateCreated", smart::format_rfc3339_ns(created->app.date_created_ns)}};
+  std::string text = json::serialize(body);
+  OPENSSL_cleanse(created->secret_hex.data(), created->secret_hex.size());
+  auto response = json_response(http::status::ok, std::move(text), version, keep_alive);
+  response.set(http::field::cache_control, "no-store");
+  return response;
+}
+
+}  // namespace
+
+bool is_smart_account_path(std::string_view path) {
+  return path.starts_with(kPrefix) && (path.size() == kPrefix.size() || path[kPrefix.size()] == '/');
+}
+
+Response smart_error_response(const Error& error, unsigned http_version, bool keep_alive) {
+  json::value data = nullptr;
+  if (!error.details.empty()) data = error.details;
+  return envelope(http_status(error.code), error.message, std::move(data), http_version, keep_alive);
+}
+
+std::optional<Response> route_smart_accounts(core::SmartAccountService* service, const Request& request,
+                                             const core::Principal& who, unsigned default_page_size,
+                                             unsigned max_page_size) {
+  const std::string_view target = request.target();
+  const auto qmark = target.find('?');
+  const std::string_view path = target.substr(0, qmark);
+  if (path == "/smart-account-apps") return create_app(service, request, who);
+  if (!is_smart_account_path(path)) return std::nullopt;
+
+  const unsigned version = request.version();
+  const bool keep_alive = request.keep_alive();
+  const auto method = request.method();
+  auto error = [&](const Error& e) { return smart_error_response(e, version, keep_alive); };
+  auto failure = [&](ErrorCode code, std::string message) { return error(Error{code, std::move(message), {}}); };
+  if (!service) return failure(ErrorCode::kUnavailable, "smart accounts are not available");
+
+  const auto parts = segments(path);  // "api", "v1", "smart-account", ...
+  const bool create = parts.size() == 3 && method == http::verb::post;
+  const bool list = parts.size() == 3 && method == http::verb::get;
+  const bool get = parts.size() == 4 && method == http::verb::get;
+  const bool deposit = parts.size() == 7 && parts[4] == "gas-tanks" && parts[6] == "deposits" &&
+                       method == http::verb::post;
+  const bool activate = parts.size() == 7 && parts[4] == "accounts" && parts[6] == "activate" &&
+                        method == http::verb::post;
+  if (!create && !list && !get && !deposit && !activate) {
+    const bool known = parts.size() == 3 || parts.size() == 4 ||
+                       (parts.size() == 7 && ((parts[4] == "gas-tanks" && parts[6] == "deposits") ||
+                                              (parts[4] == "accounts" && parts[6] == "activate")));
+    if (known) {
+      return failure(ErrorCode::kInvalidArgument, "method " + std::string(request.method_string()) +
+                                                      " is not allowed on " + std::string(path));
+    }
+    return failure(ErrorCode::kNotFound, "no route for " + std::string(path));
+  }
+
+  // The app signature is the authentication of every route here.
+  const smart::AppRequest signed_request{request["X-APP-ID"], request["X-TIMESTAMP"],    request["X-SIGNATURE"],
+                                         request.method_string(), target, request.body()};
+  auto app = service->authenticate(signed_request);
+  if (!app) return error(app.error());
+  core::Principal caller = who;
+  caller.id = "app:" + app->id;
+  caller.kind = core::PrincipalKind::kAnonymous;
+  caller.token_id.reset();
+  caller.credential_id.reset();
+
+  if (create) {
+    auto obj = parse_object(request.body());
+    if (!obj) return error(obj.error());
+    BodyFields f(*obj);
+    if (auto r = f.only({"owner"}); !r) return error(r.error());
+    const auto* owner = obj->if_contains("owner");
+    if (!owner) return failure(ErrorCode::kInvalidArgument, "field 'owner' is required");
+    if (!owner->is_object()) return failure(ErrorCode::kInvalidArgument, "field 'owner' must be an object");
+    BodyFields o(owner->as_object());
+    if (auto r = o.only({"id", "provider"}); !r) return failure(ErrorCode::kInvalidArgument, "owner: " + r.error().message);
+    auto id = o.required_string("id");
+    if (!id) return failure(ErrorCode::kInvalidArgument, "owner: " + id.error().message);
+    auto provider = o.required_string("provider");
+    if (!provider) return failure(ErrorCode::kInvalidArgument, "owner: " + provider.error().message);
+    auto created = service->create_account(*app, caller, *id, *provider);
+    if (!created) return error(created.error());
+    return envelope(http::status::ok, created->created ? "smart account created" : "smart account already exists",
+                    smart_account_json(created->account), version, keep_alive);
+  }
+  auto query = parse_query(qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1));
+  if (!query) return failure(ErrorCode::kInvalidArgument, "malformed query string");
+  if (list) {
+    auto page = page_params(*query, default_page_size, max_page_size);
+    if (!page) return error(page.error());
+    const auto owner = query->get("owner");
+    auto records = service->list_accounts(
+        *app, owner ? std::optional<std::string_view>(*owner) : std::nullopt, page->before, page->limit);
+    if (!records) return error(records.error());
+    json::array items;
+    for (const auto& a : records->items) items.push_back(smart_account_json(a));
+    json::object data{{"items", std::move(items)}};
+    if (records->next_cursor) {
+      data["nextPageToken"] = base64url_encode(as_bytes(std::to_string(*records->next_cursor)));
+    }
+    return envelope(http::status::ok, "OK", std::move(data), version, keep_alive);
+  }
+  const std::string id(parts[3]);
+  if (get) {
+    auto account = service->get_account(*app, id);
+    if (!account) return error(account.error());
+    return envelope(http::status::ok, "OK", smart_account_json(*account), version, keep_alive);
+  }
+  if (deposit) {
+    auto obj = parse_object(request.body());
+    if (!obj) return error(obj.error());
+    BodyFields f(*obj);
+    if (auto r = f.only({"amount"}); !r) return error(r.error());
+    if (const auto* amount = obj->if_contains("amount"); amount && !amount->is_string()) {
+      return failure(ErrorCode::kInvalidArgument,
+                     "field 'amount' must be a string of decimal digits (the token's smallest unit), not a number");
+    }
+    auto amount = f.required_string("amount");
+    if (!amount) return error(amount.error());
+    auto done = service->deposit(*app, caller, id, parts[5], *amount);
+    if (!done) return error(done.error());
+    json::object entry{{"id", done->entry.id},
+                       {"gasTankId", done->entry.gas_tank_id},
+                       {"kind", done->entry.kind},
+                       {"amount", done->entry.amount},
+                       {"balance", done->entry.balance_after},
+                       {"createdAt", smart::format_rfc3339_ns(done->entry.date_ns)}};
+    return envelope(http::status::ok, "deposit recorded",
+                    json::object{{"deposit", std::move(entry)}, {"gasTank", gas_tank_json(done->account)}}, version,
+                    keep_alive);
+  }
+  auto activated = service->activate(*app, id, parts[5]);
+  if (!activated) return error(activated.error());
+  return envelope(http::status::ok, "activation started", nullptr, version, keep_alive);
+}
+
+}  // namespace signerd::api

@@ -1,0 +1,270 @@
+#include "core/smart_account_service.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include <chrono>
+#include <stdexcept>
+
+#include "chains/evm.h"
+#include "smart/amount.h"
+
+namespace signerd::core {
+namespace {
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Bytes random_bytes(std::size_t n) {
+  Bytes out(n);
+  if (RAND_bytes(out.data(), static_cast<int>(n)) != 1) {
+    throw std::runtime_error("the system random number generator failed");
+  }
+  return out;
+}
+
+// 24 lowercase hex digits (96 random bits): the ids of records, accounts, tanks and ledger entries.
+std::string record_id() { return to_hex(random_bytes(12)); }
+
+// A random (version 4) UUID.
+std::string uuid4() {
+  Bytes b = random_bytes(16);
+  b[6] = static_cast<std::uint8_t>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<std::uint8_t>((b[8] & 0x3f) | 0x80);
+  const std::string h = to_hex(b);
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
+}
+
+Result<chains::EvmAddress> parse_owner(std::string_view owner) {
+  auto parsed = chains::parse_evm_address(owner);
+  if (!parsed) return fail(ErrorCode::kInvalidArgument, "owner.id: " + parsed.error().message);
+  return *parsed;
+}
+
+}  // namespace
+
+Result<CreatedSmartApp> SmartAccountService::create_app(const Principal& who, std::string_view name) {
+  if (who.kind != PrincipalKind::kLocalAdmin) {
+    return fail(ErrorCode::kPermissionDenied,
+                "permission denied: the local administrator (a trusted uid on the Unix socket) is required to "
+                "create smart-account applications");
+  }
+  if (name.empty() || name.size() > 128) return fail(ErrorCode::kInvalidArgument, "name must be 1 to 128 characters");
+  CreatedSmartApp out;
+  out.app.id = uuid4();
+  out.app.client_id = uuid4();
+  out.app.name = std::string(name);
+  out.app.hmac_key_id = "smart-app-" + out.app.id;
+  out.app.created_by = who.id;
+  out.app.date_created_ns = now_ns();
+  Bytes secret = random_bytes(32);
+  out.secret_hex = to_hex(secret);
+  auto imported = hsm_.import_hmac_key(out.app.hmac_key_id, secret);
+  OPENSSL_cleanse(secret.data(), secret.size());
+  if (!imported) {
+    OPENSSL_cleanse(out.secret_hex.data(), out.secret_hex.size());
+    return std::unexpected(imported.error());
+  }
+  const auto audit = audit_entry(who, {out.app.id});
+  if (auto inserted = store_.insert_smart_app(out.app, &audit); !inserted) {
+    OPENSSL_cleanse(out.secret_hex.data(), out.secret_hex.size());
+    (void)hsm_.destroy_key(out.app.hmac_key_id);
+    return std::unexpected(inserted.error());
+  }
+  return out;
+}
+
+Result<store::SmartAppRecord> SmartAccountService::authenticate(const smart::AppRequest& request) {
+  std::optional<store::SmartAppRecord> app;
+  auto mac = [&](std::string_view app_id, std::span<const std::uint8_t> message) -> Result<Bytes> {
+    auto found = store_.get_smart_app(app_id);
+    if (!found) return std::unexpected(found.error());
+    if (!*found) return fail(ErrorCode::kNotFound, "no app");
+    app = std::move(**found);
+    return hsm_.hmac_sha256(app->hmac_key_id, message);
+  };
+  if (auto verified = verifier_.verify(request, now_ns(), mac); !verified) return std::unexpected(verified.error());
+  return std::move(*app);
+}
+
+Result<SmartAccount> SmartAccountService::complete(store::SmartAccountRecord record, std::string client_id) {
+  SmartAccount out;
+  auto accounts = store_.smart_account_networks(record.id);
+  if (!accounts) return std::unexpected(accounts.error());
+  auto last = store_.last_gas_tank_entry(record.gas_tank_id);
+  if (!last) return std::unexpected(last.error());
+  out.record = std::move(record);
+  out.client_id = std::move(client_id);
+  out.accounts = std::move(*accounts);
+  if (*last) {
+    out.balance = (*last)->balance_after;
+    out.gas_tank_updated_ns = (*last)->date_ns;
+  }
+  return out;
+}
+
+Result<SmartAccountService::Created> SmartAccountService::create_account(const store::SmartAppRecord& app,
+                                                                         const Principal& who, std::string_view owner,
+                                                                         std::string_view provider) {
+  auto address = parse_owner(owner);
+  if (!address) return std::unexpected(address.error());
+  if (provider != "wallet") {
+    return fail(ErrorCode::kInvalidArgument,
+                "owner.provider '" + std::string(provider) + "' is not supported; supported providers: wallet");
+  }
+  if (networks_.empty()) {
+    return fail(ErrorCode::kUnavailable, "no smart-account network is configured ([[smart_accounts.networks]])");
+  }
+  const std::int64_t now = now_ns();
+  store::SmartAccountRecord record;
+  record.id = record_id();
+  record.app_id = app.id;
+  record.owner = chains::evm_address_lower(*address);
+  record.owner_id = chains::eip55_encode(*address);
+  record.provider = std::string(provider);
+  record.gas_tank_id = record_id();
+  record.gas_tank_token = token_.name;
+  record.gas_tank_decimals = token_.decimals;
+  record.date_created_ns = now;
+  std::vector<store::SmartAccountNetworkRecord> accounts;
+  for (const auto& n : networks_) {
+    store::SmartAccountNetworkRecord a;
+    a.id = record_id();
+    a.network = n.name;
+    a.chain_id = static_cast<std::int64_t>(n.chain_id);
+    a.version = smart::to_string(n.version);
+    a.aa_address = chains::eip55_encode(n.account_address(*address));
+    a.date_created_ns = now;
+    accounts.push_back(std::move(a));
+  }
+  const auto audit = audit_entry(who, {record.id});
+  auto written = store_.create_or_get_smart_account(record, accounts, &audit);
+  if (!written) return std::unexpected(written.error());
+  auto full = complete(std::move(written->account), app.client_id);
+  if (!full) return std::unexpected(full.error());
+  return Created{std::move(*full), written->created};
+}
+
+Result<SmartAccount> SmartAccountService::owned(const store::SmartAppRecord& app, std::string_view id) {
+  auto record = store_.get_smart_account(id);
+  if (!record) return std::unexpected(record.error());
+  if (!*record || (*record)->app_id != app.id) {
+    return fail(ErrorCode::kNotFound, "smart account " + std::string(id) + " not found");
+  }
+  return complete(std::move(**record), app.client_id);
+}
+
+Result<SmartAccount> SmartAccountService::get_account(const store::SmartAppRecord& app, std::string_view id) {
+  return owned(app, id);
+}
+
+Result<store::Page<SmartAccount>> SmartAccountService::list_accounts(const store::SmartAppRecord& app,
+                                                                     std::optional<std::string_view> owner,
+                                                                     std::optional<std::int64_t> before, int limit) {
+  std::optional<std::string> owner_key;
+  if (owner) {
+    auto address = chains::parse_evm_address(*owner);
+    if (!address) return fail(ErrorCode::kInvalidArgument, "owner: " + address.error().message);
+    owner_key = chains::evm_address_lower(*address);
+  }
+  auto page = store_.list_smart_accounts(app.id, owner_key ? std::optional<std::string_view>(*owner_key) : std::nullopt,
+                                         before, limit);
+  if (!page) return std::unexpected(page.error());
+  store::Page<SmartAccount> out;
+  out.next_cursor = page->next_cursor;
+  for (auto& record : page->items) {
+    auto full = complete(std::move(record), app.client_id);
+    if (!full) return std::unexpected(full.error());
+    out.items.push_back(std::move(*full));
+  }
+  return out;
+}
+
+Result<SmartAccountService::Deposit> SmartAccountService::deposit(const store::SmartAppRecord& app,
+                                                                  const Principal& who, std::string_view id,
+                                                                  std::string_view gas_tank_id,
+                                                                  std::string_view amount) {
+  auto parsed = smart::parse_amount(amount);
+  if (!parsed) return std::unexpected(parsed.error());
+  if (*parsed == "0") return fail(ErrorCode::kInvalidArgument, "amount must be greater than 0");
+  auto account = owned(app, id);
+  if (!account) return std::unexpected(account.error());
+  if (account->record.gas_tank_id != gas_tank_id) {
+    return fail(ErrorCode::kNotFound,
+                "gas tank " + std::string(gas_tank_id) + " not found in smart account " + std::string(id));
+  }
+  store::GasTankEntry entry;
+  entry.id = record_id();
+  entry.gas_tank_id = account->record.gas_tank_id;
+  entry.kind = "deposit";
+  entry.amount = *parsed;
+  entry.date_ns = now_ns();
+  const auto audit = audit_entry(who, {account->record.id, entry.gas_tank_id, entry.id});
+  auto written = store_.append_gas_tank_entry(
+      entry,
+      [&](const std::string& before) -> Result<std::string> {
+        auto sum = smart::add_amounts(before, *parsed);
+        if (!sum) return fail(ErrorCode::kInvalidArgument, "the gas tank's balance would exceed 2^256 - 1");
+        return sum;
+      },
+      &audit);
+  if (!written) return std::unexpected(written.error());
+  account->balance = written->balance_after;
+  account->gas_tank_updated_ns = written->date_ns;
+  return Deposit{std::move(*written), std::move(*account)};
+}
+
+Result<void> SmartAccountService::activate(const store::SmartAppRecord& app, std::string_view id,
+                                           std::string_view account_id) {
+  auto account = owned(app, id);
+  if (!account) return std::unexpected(account.error());
+  const store::SmartAccountNetworkRecord* target = nullptr;
+  for (const auto& a : account->accounts) {
+    if (a.id == account_id) target = &a;
+  }
+  if (!target) {
+    return fail(ErrorCode::kNotFound,
+                "account " + std::string(account_id) + " not found in smart account " + std::string(id));
+  }
+  if (target->status != "not_deployed") {
+    return fail(ErrorCode::kInvalidArgument, "account " + target->id + " on " + target->network + " is already " +
+                                                 target->status);
+  }
+  const smart::Network* network = nullptr;
+  for (const auto& n : networks_) {
+    if (n.name == target->network) network = &n;
+  }
+  if (!network) {
+    return fail(ErrorCode::kUnavailable,
+                "network " + target->network + " is no longer configured; its account cannot be activated");
+  }
+  if (smart::compare_amounts(account->balance, network->activation_fee) < 0) {
+    Error e{ErrorCode::kInvalidArgument,
+            "the gas tank's balance " + account->balance + " does not cover the activation fee " +
+                network->activation_fee + " of " + network->name + " (in the smallest unit of " +
+                account->record.gas_tank_token + "); deposit at least the difference first",
+            {}};
+    e.details = {{"network", network->name},
+                 {"balance", account->balance},
+                 {"activationFee", network->activation_fee},
+                 {"tokenName", account->record.gas_tank_token},
+                 {"decimals", account->record.gas_tank_decimals}};
+    return std::unexpected(std::move(e));
+  }
+  if (network->rpc_url.empty()) {
+    return fail(ErrorCode::kUnavailable, "activation on " + network->name +
+                                             " needs a JSON-RPC endpoint: the network has no rpc_url configured "
+                                             "([[smart_accounts.networks]] rpc_url)");
+  }
+  if (network->version != smart::AccountVersion::kV0_8 && network->relayer_key_id.empty()) {
+    return fail(ErrorCode::kUnavailable, "activation on " + network->name +
+                                             " needs a relayer key that pays for the deployment: the network has no "
+                                             "relayer_key_id configured");
+  }
+  return fail(ErrorCode::kUnavailable, "deploying smart accounts is not implemented in this version of signerd; " +
+                                           network->name + "'s account stays not_deployed and its gas tank untouched");
+}
+
+}  // namespace signerd::core

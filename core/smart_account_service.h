@@ -1,0 +1,101 @@
+#pragma once
+// The rules for smart accounts (ERC-4337; ../shared/reference/smart-accounts.md and issue 5): applications and their
+// request signatures, smart-account records with one account per configured network at its counterfactual address,
+// gas tanks funded through a ledger, and activation (not deployed yet in this version: see activate()).
+//
+// Applications: create_app makes an app id and client id (uuids) and a 32-byte random secret, imports the secret
+// into the HSM as an HMAC key and records the app; the secret is returned once and never again (the store does
+// not hold it). A crash between the HSM import and the record leaves an unused HSM object and no app.
+//
+// Thread-safety: every member function may be called from many threads at once; all of them block (HSM, store).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "core/principal.h"
+#include "hsm/hsm.h"
+#include "smart/app_signature.h"
+#include "smart/network.h"
+#include "store/store.h"
+
+namespace signerd::core {
+
+struct GasTankToken {
+  std::string name = "USDT";
+  int decimals = 6;
+};
+
+struct CreatedSmartApp {
+  store::SmartAppRecord app;
+  std::string secret_hex;  // 64 lowercase hex digits; shown once
+};
+
+// A record with everything the API shows.
+struct SmartAccount {
+  store::SmartAccountRecord record;
+  std::string client_id;
+  std::vector<store::SmartAccountNetworkRecord> accounts;
+  std::string balance = "0";
+  std::optional<std::int64_t> gas_tank_updated_ns;  // the newest ledger entry's date
+};
+
+class SmartAccountService {
+ public:
+  SmartAccountService(hsm::Hsm& hsm, store::Store& store, std::vector<smart::Network> networks, GasTankToken token)
+      : hsm_(hsm), store_(store), networks_(std::move(networks)), token_(std::move(token)) {}
+
+  // For the local administrator only (kPermissionDenied for anyone else). kInvalidArgument for an empty name or one
+  // longer than 128 bytes.
+  Result<CreatedSmartApp> create_app(const Principal& who, std::string_view name);
+
+  // Checks an app-signed request (smart/app_signature.h) and returns its app. kUnauthenticated for every failure.
+  Result<store::SmartAppRecord> authenticate(const smart::AppRequest& request);
+
+  // Creates the owner's record for `app`, or returns the one it has (created = false). `owner`: "0x" + 40 hex
+  // digits, EIP-55 when mixed case; `provider`: "wallet". kInvalidArgument for a bad owner or provider, or when no
+  // network is configured. `who` is the request as audited.
+  struct Created {
+    SmartAccount account;
+    bool created = false;
+  };
+  Result<Created> create_account(const store::SmartAppRecord& app, const Principal& who, std::string_view owner,
+                                 std::string_view provider);
+  // kNotFound unless the record exists and belongs to `app`.
+  Result<SmartAccount> get_account(const store::SmartAppRecord& app, std::string_view id);
+  // Newest first; with `owner` (an address), only that owner's record.
+  Result<store::Page<SmartAccount>> list_accounts(const store::SmartAppRecord& app,
+                                                  std::optional<std::string_view> owner,
+                                                  std::optional<std::int64_t> before, int limit);
+  // Credits the gas tank with `amount` (smart/amount.h: a canonical uint256 decimal string, > 0): one ledger entry.
+  // kNotFound for an unknown record or tank; kInvalidArgument for a bad amount or a balance that would overflow.
+  struct Deposit {
+    store::GasTankEntry entry;
+    SmartAccount account;
+  };
+  Result<Deposit> deposit(const store::SmartAppRecord& app, const Principal& who, std::string_view id,
+                          std::string_view gas_tank_id, std::string_view amount);
+  // Activation of one network's account. This version checks everything that comes before a deployment and then
+  // stops: kNotFound for an unknown record or account; kInvalidArgument when the account is already deployed or
+  // deploying, or when the gas tank does not cover the network's activation fee (details: balance, activationFee,
+  // tokenName, decimals, network); kUnavailable when the network has no rpc_url (or no relayer_key_id for v0.6/0.7),
+  // or, when it has them, because deployment is not implemented yet. Nothing is written.
+  Result<void> activate(const store::SmartAppRecord& app, std::string_view id, std::string_view account_id);
+
+  const std::vector<smart::Network>& networks() const { return networks_; }
+  const GasTankToken& token() const { return token_; }
+
+ private:
+  Result<SmartAccount> complete(store::SmartAccountRecord record, std::string client_id);
+  Result<SmartAccount> owned(const store::SmartAppRecord& app, std::string_view id);
+
+  hsm::Hsm& hsm_;
+  store::Store& store_;
+  const std::vector<smart::Network> networks_;
+  const GasTankToken token_;
+  smart::AppSignatureVerifier verifier_;
+};
+
+}  // namespace signerd::core

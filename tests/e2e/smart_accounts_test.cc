@@ -1,0 +1,369 @@
+// The built daemon's smart-account API (../shared/reference/smart-accounts.md) over TCP, with a real SoftHSM token:
+// apps (signerctl and the admin route), the request signature (good, bad, stale, replayed, altered), the envelope
+// on every reply, idempotency (retries and concurrent duplicates), owner checks, deposits and balances, and the
+// activation refusals with their numbers.
+#include <gtest/gtest.h>
+#include <openssl/hmac.h>
+
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "tests/support/daemon_fixture.h"
+
+namespace signerd::testing {
+namespace {
+
+namespace json = boost::json;
+
+constexpr const char* kOwner = "0x10cB6162b0bF12Bf9B9FB899c617e71550dBAeB7";
+constexpr const char* kNetworks = R"(
+[smart_accounts]
+gas_tank_token = { name = "USDT", decimals = 6 }
+[[smart_accounts.networks]]
+name = "Base"
+chain_id = 8453
+version = "0.8"
+activation_fee = "1000000"
+[[smart_accounts.networks]]
+name = "EthereumSepolia"
+chain_id = 11155111
+version = "0.7"
+activation_fee = "5"
+rpc_url = "http://127.0.0.1:9"
+relayer_key_id = "key-relayer"
+)";
+
+// With nanoseconds, so two requests with the same target and body still differ (the same one again is a replay).
+std::string now_rfc3339(std::chrono::seconds offset = std::chrono::seconds(0)) {
+  const auto now = std::chrono::system_clock::now() + offset;
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count() % 1'000'000'000;
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[48];
+  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%09lldZ", static_cast<long long>(ns));
+  return buf;
+}
+
+std::string hmac_hex(const std::string& secret_hex, const std::string& message) {
+  std::string key;
+  for (std::size_t i = 0; i + 1 < secret_hex.size(); i += 2) {
+    key.push_back(static_cast<char>(std::stoi(secret_hex.substr(i, 2), nullptr, 16)));
+  }
+  unsigned char out[32];
+  unsigned int size = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
+       message.size(), out, &size);
+  static const char* kDigits = "0123456789abcdef";
+  std::string hex;
+  for (unsigned i = 0; i < size; ++i) {
+    hex.push_back(kDigits[out[i] >> 4]);
+    hex.push_back(kDigits[out[i] & 15]);
+  }
+  return hex;
+}
+
+struct App {
+  std::string id, client_id, secret;
+};
+
+// The envelope {status, message, data} with status = the HTTP status.
+void expect_envelope(const HttpReply& r, int status) {
+  EXPECT_EQ(r.status, status) << r.body;
+  const auto v = r.json();
+  ASSERT_TRUE(v.is_object()) << r.body;
+  EXPECT_EQ(v.as_object().size(), 3u) << r.body;
+  ASSERT_TRUE(v.as_object().contains("status") && v.as_object().contains("message") &&
+              v.as_object().contains("data")) << r.body;
+  EXPECT_EQ(v.at("status").to_number<int>(), status) << r.body;
+  EXPECT_TRUE(v.at("message").is_string()) << r.body;
+}
+
+class SmartAccountsTest : public DaemonFixture {
+ protected:
+  void SetUp() override {
+    DaemonOptions o;
+    o.extra_config = kNetworks;
+    start(std::move(o));
+    app_ = create_app("test-app");
+  }
+
+  App create_app(const std::string& name) {
+    auto c = daemon_->unix_client();
+    auto r = c.request("POST", "/smart-account-apps", json::serialize(json::object{{"name", name}}));
+    EXPECT_EQ(r.status, 200) << r.body;
+    const auto v = r.json();
+    return {str(v, "appId"), str(v, "clientId"), str(v, "secret")};
+  }
+
+  // A request signed as the reference says, over TCP.
+  HttpReply call(const std::string& method, const std::string& target, const std::string& body = "",
+                 std::optional<App> app = std::nullopt, std::string timestamp = "") {
+    const App& a = app ? *app : app_;
+    if (timestamp.empty()) timestamp = now_rfc3339();
+    const std::string sig = hmac_hex(a.secret, timestamp + "\n" + method + "\n" + target + "\n" + body);
+    auto c = daemon_->tcp_client();
+    return c.request(method, target, body,
+                     {{"X-APP-ID", a.id}, {"X-TIMESTAMP", timestamp}, {"X-SIGNATURE", sig},
+                      {"Content-Type", "application/json"}});
+  }
+
+  json::value create(const std::string& owner, int status = 200) {
+    auto r = call("POST", "/api/v1/smart-account",
+                  json::serialize(json::object{{"owner", {{"id", owner}, {"provider", "wallet"}}}}));
+    expect_envelope(r, status);
+    return r.json().at("data");
+  }
+
+  App app_;
+};
+
+TEST_F(SmartAccountsTest, CreatesARecordWithOneAccountPerNetworkAndATank) {
+  ASSERT_TRUE(std::regex_match(app_.id, std::regex("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")));
+  ASSERT_TRUE(std::regex_match(app_.secret, std::regex("^[0-9a-f]{64}$")));
+  auto r = call("POST", "/api/v1/smart-account", std::string(R"({"owner":{"id":")") + kOwner + R"(","provider":"wallet"}})");
+  expect_envelope(r, 200);
+  const auto d = r.json().at("data");
+  EXPECT_TRUE(std::regex_match(str(d, "id"), std::regex("^[0-9a-f]{24}$"))) << d;
+  EXPECT_TRUE(std::regex_match(str(d, "createdAt"),
+                               std::regex(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$)"))) << d;
+  EXPECT_TRUE(d.at("updatedAt").is_null());
+  EXPECT_EQ(str(d, "ownerId"), kOwner);
+  EXPECT_EQ(str(d, "provider"), "wallet");
+  EXPECT_EQ(str(d, "appId"), app_.id);
+  EXPECT_EQ(str(d, "clientId"), app_.client_id);
+  const auto& tanks = d.at("gasTanks").as_array();
+  ASSERT_EQ(tanks.size(), 1u);
+  EXPECT_EQ(str(tanks[0], "balance"), "0");
+  EXPECT_EQ(str(tanks[0], "type"), "token");
+  EXPECT_EQ(str(tanks[0], "tokenName"), "USDT");
+  EXPECT_EQ(tanks[0].at("decimals").to_number<int>(), 6);
+  EXPECT_EQ(str(tanks[0], "ownerId"), str(d, "id"));
+  const auto& accounts = d.at("accounts").as_array();
+  ASSERT_EQ(accounts.size(), 2u);
+  std::map<std::string, json::value> by_network;
+  for (const auto& a : accounts) by_network[str(a, "network")] = a;
+  EXPECT_EQ(str(by_network["Base"], "aaAddress"), "0xc6F20ce7BEf5a7A047640AFD43c5E74E3722dF66");  // the vector
+  EXPECT_EQ(by_network["Base"].at("chainId").to_number<int>(), 8453);
+  EXPECT_EQ(str(by_network["Base"], "version"), "0.8");
+  EXPECT_EQ(str(by_network["EthereumSepolia"], "version"), "0.7");
+  for (const auto& a : accounts) {
+    EXPECT_EQ(str(a, "status"), "not_deployed");
+    EXPECT_EQ(str(a, "ownerId"), str(d, "id"));
+    EXPECT_EQ(str(a, "appId"), app_.id);
+    EXPECT_EQ(str(a, "clientId"), app_.client_id);
+    EXPECT_TRUE(std::regex_match(str(a, "aaAddress"), std::regex("^0x[0-9a-fA-F]{40}$")));
+  }
+
+  auto got = call("GET", "/api/v1/smart-account/" + str(d, "id"));
+  expect_envelope(got, 200);
+  EXPECT_EQ(got.json().at("data"), d);
+}
+
+TEST_F(SmartAccountsTest, IsIdempotentPerAppAndOwnerIncludingConcurrentDuplicates) {
+  const auto first = create(kOwner);
+  EXPECT_EQ(create(kOwner), first);
+  EXPECT_EQ(create("0x10cb6162b0bf12bf9b9fb899c617e71550dbaeb7"), first);  // the same owner in lower case
+  // Another app gets its own record for the same owner.
+  const App other = create_app("other");
+  auto r = call("POST", "/api/v1/smart-account", std::string(R"({"owner":{"id":")") + kOwner + R"(","provider":"wallet"}})",
+                other);
+  expect_envelope(r, 200);
+  EXPECT_NE(str(r.json().at("data"), "id"), str(first, "id"));
+
+  // Eight clients at once for a new owner: one record.
+  const std::string owner = "0x00000000000000000000000000000000000000aa";
+  std::vector<std::thread> threads;
+  std::vector<std::string> ids(8);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      // Distinct timestamps: identical requests in the same second would be replays.
+      auto reply = call("POST", "/api/v1/smart-account",
+                        R"({"owner":{"id":")" + owner + R"(","provider":"wallet"}})", std::nullopt,
+                        now_rfc3339(std::chrono::seconds(-i)));
+      if (reply.status == 200) ids[i] = str(reply.json().at("data"), "id");
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), 1u);
+  EXPECT_FALSE(ids[0].empty());
+
+  auto list = call("GET", "/api/v1/smart-account?limit=1");
+  expect_envelope(list, 200);
+  EXPECT_EQ(list.json().at("data").at("items").as_array().size(), 1u);
+  const auto token = str(list.json().at("data"), "nextPageToken");
+  ASSERT_FALSE(token.empty());
+  auto next = call("GET", "/api/v1/smart-account?limit=5&paginationToken=" + token);
+  expect_envelope(next, 200);
+  EXPECT_EQ(next.json().at("data").at("items").as_array().size(), 1u);  // this app has two owners
+  auto by_owner = call("GET", "/api/v1/smart-account?owner=" + std::string(kOwner));
+  expect_envelope(by_owner, 200);
+  ASSERT_EQ(by_owner.json().at("data").at("items").as_array().size(), 1u);
+  EXPECT_EQ(by_owner.json().at("data").at("items").at(0), first);
+  // Another app cannot read this app's record.
+  expect_envelope(call("GET", "/api/v1/smart-account/" + str(first, "id"), "", other), 404);
+}
+
+TEST_F(SmartAccountsTest, RefusesBadSignaturesInTheEnvelope) {
+  const std::string body = std::string(R"({"owner":{"id":")") + kOwner + R"(","provider":"wallet"}})";
+  const std::string target = "/api/v1/smart-account";
+  auto tcp = daemon_->tcp_client();
+  // No headers at all, on both transports.
+  expect_envelope(tcp.request("POST", target, body), 401);
+  auto unix_client = daemon_->unix_client();
+  expect_envelope(unix_client.request("POST", target, body), 401);
+  // Wrong app, wrong secret, stale and future timestamps, malformed headers.
+  App wrong = app_;
+  wrong.id = "00000000-0000-4000-8000-000000000000";
+  expect_envelope(call("POST", target, body, wrong), 401);
+  wrong = app_;
+  wrong.secret = std::string(64, '1');
+  expect_envelope(call("POST", target, body, wrong), 401);
+  expect_envelope(call("POST", target, body, std::nullopt, now_rfc3339(std::chrono::seconds(-301))), 401);
+  expect_envelope(call("POST", target, body, std::nullopt, now_rfc3339(std::chrono::seconds(400))), 401);
+  expect_envelope(call("POST", target, body, std::nullopt, "yesterday"), 401);
+  // The body altered after signing.
+  const std::string ts = now_rfc3339();
+  const std::string sig = hmac_hex(app_.secret, ts + "\nPOST\n" + target + "\n" + body);
+  auto altered = tcp.request("POST", target, body + " ", {{"X-APP-ID", app_.id}, {"X-TIMESTAMP", ts}, {"X-SIGNATURE", sig}});
+  expect_envelope(altered, 401);
+  EXPECT_NE(str(altered.json(), "message").find("does not verify"), std::string::npos) << altered.body;
+  // The genuine request once, then its replay.
+  const std::map<std::string, std::string> headers{{"X-APP-ID", app_.id}, {"X-TIMESTAMP", ts}, {"X-SIGNATURE", sig}};
+  expect_envelope(tcp.request("POST", target, body, headers), 200);
+  auto replay = tcp.request("POST", target, body, headers);
+  expect_envelope(replay, 401);
+  EXPECT_NE(str(replay.json(), "message").find("replay"), std::string::npos) << replay.body;
+  // A bearer token does not stand in for the app signature.
+  expect_envelope(tcp.request("GET", target, "", {{"Authorization", "Bearer x"}}), 401);
+  // Routing errors are envelopes too.
+  expect_envelope(tcp.request("PUT", target, "{}"), 400);
+  expect_envelope(tcp.request("GET", "/api/v1/smart-account/a/b"), 404);
+  // Nothing was created by the refused requests: one record.
+  auto list = call("GET", target);
+  EXPECT_EQ(list.json().at("data").at("items").as_array().size(), 1u);
+}
+
+TEST_F(SmartAccountsTest, ValidatesTheOwner) {
+  auto bad = [&](const std::string& body, const std::string& fragment) {
+    auto r = call("POST", "/api/v1/smart-account", body);
+    expect_envelope(r, 400);
+    EXPECT_NE(str(r.json(), "message").find(fragment), std::string::npos) << body << " -> " << r.body;
+  };
+  bad(R"({"owner":{"id":"0x10CB6162B0BF12Bf9b9fB899C617e71550dbAEB7","provider":"wallet"}})", "EIP-55");
+  bad(R"({"owner":{"id":"0x10cb6162b0bf12bf9b9fb899c617e71550dbae","provider":"wallet"}})", "owner.id");
+  bad(R"({"owner":{"id":"not an address","provider":"wallet"}})", "owner.id");
+  bad(R"({"owner":{"id":"0x10cb6162b0bf12bf9b9fb899c617e71550dbaeb7","provider":"passkey"}})", "not supported");
+  bad(R"({"owner":{"id":"0x10cb6162b0bf12bf9b9fb899c617e71550dbaeb7"}})", "provider");
+  bad(R"({"owner":"0x10cb6162b0bf12bf9b9fb899c617e71550dbaeb7"})", "must be an object");
+  bad(R"({})", "owner");
+  bad(R"({"owner":{"id":"0x10cb6162b0bf12bf9b9fb899c617e71550dbaeb7","provider":"wallet"},"x":1})", "x");
+  bad("not json", "");
+  // All upper case carries no checksum and is accepted; the record shows the EIP-55 form.
+  EXPECT_EQ(str(create("0x10CB6162B0BF12BF9B9FB899C617E71550DBAEB7"), "ownerId"), kOwner);
+}
+
+TEST_F(SmartAccountsTest, DepositsAddUpAndActivationIsRefusedWithTheNumbers) {
+  const auto d = create(kOwner);
+  const std::string id = str(d, "id");
+  const std::string tank = str(d.at("gasTanks").at(0), "id");
+  std::string base, sepolia;
+  for (const auto& a : d.at("accounts").as_array()) (str(a, "network") == "Base" ? base : sepolia) = str(a, "id");
+  const std::string deposits = "/api/v1/smart-account/" + id + "/gas-tanks/" + tank + "/deposits";
+  auto activate = [&](const std::string& account) {
+    return call("POST", "/api/v1/smart-account/" + id + "/accounts/" + account + "/activate");
+  };
+
+  auto refused = activate(base);
+  expect_envelope(refused, 400);
+  const auto facts = refused.json().at("data");
+  EXPECT_EQ(str(facts, "balance"), "0");
+  EXPECT_EQ(str(facts, "activationFee"), "1000000");
+  EXPECT_EQ(str(facts, "network"), "Base");
+
+  for (const char* amount : {"-1", "1.5", "abc", "", "0", "01",
+                             "115792089237316195423570985008687907853269984665640564039457584007913129639936"}) {
+    expect_envelope(call("POST", deposits, json::serialize(json::object{{"amount", amount}})), 400);
+  }
+  expect_envelope(call("POST", deposits, R"({"amount":100})"), 400);  // a number, not a string
+  expect_envelope(call("POST", deposits, R"({"amount":"1","x":1})"), 400);
+  expect_envelope(call("POST", "/api/v1/smart-account/" + id + "/gas-tanks/000000000000000000000000/deposits",
+                       R"({"amount":"1"})"),
+                  404);
+  expect_envelope(call("POST", "/api/v1/smart-account/000000000000000000000000/gas-tanks/" + tank + "/deposits",
+                       R"({"amount":"1"})"),
+                  404);
+
+  auto first = call("POST", deposits, R"({"amount":"999999"})");
+  expect_envelope(first, 200);
+  EXPECT_EQ(str(first.json().at("data").at("gasTank"), "balance"), "999999");
+  refused = activate(base);
+  expect_envelope(refused, 400);
+  EXPECT_EQ(str(refused.json().at("data"), "balance"), "999999");
+
+  // Concurrent deposits all count.
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      call("POST", deposits, R"({"amount":"1"})", std::nullopt, now_rfc3339(std::chrono::seconds(-i)));
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto got = call("GET", "/api/v1/smart-account/" + id);
+  EXPECT_EQ(str(got.json().at("data").at("gasTanks").at(0), "balance"), "1000003");
+  EXPECT_FALSE(got.json().at("data").at("gasTanks").at(0).at("updatedAt").is_null());
+
+  // Covered: Base has no rpc_url; EthereumSepolia has one, but deployment is the next slice. 503, nothing changes.
+  auto no_rpc = activate(base);
+  expect_envelope(no_rpc, 503);
+  EXPECT_NE(str(no_rpc.json(), "message").find("rpc_url"), std::string::npos) << no_rpc.body;
+  auto not_yet = activate(sepolia);
+  expect_envelope(not_yet, 503);
+  EXPECT_NE(str(not_yet.json(), "message").find("not implemented"), std::string::npos) << not_yet.body;
+  expect_envelope(activate("000000000000000000000000"), 404);
+  const auto after = call("GET", "/api/v1/smart-account/" + id).json();
+  EXPECT_EQ(str(after.at("data").at("gasTanks").at(0), "balance"), "1000003");
+  for (const auto& a : after.at("data").at("accounts").as_array()) EXPECT_EQ(str(a, "status"), "not_deployed");
+}
+
+TEST_F(SmartAccountsTest, AppsAreForTheLocalAdministratorAndSignerctlCreatesThem) {
+  // Over TCP without a token: 401 (Dfns's error body, like every non-smart-account route).
+  auto tcp = daemon_->tcp_client();
+  expect_error_body(tcp.request("POST", "/smart-account-apps", R"({"name":"x"})"), 401);
+  auto unix_client = daemon_->unix_client();
+  expect_error_body(unix_client.request("POST", "/smart-account-apps", R"({})"), 400);
+
+  const auto secret_file = daemon_->dir() / "app.secret";
+  const std::string command = std::string(SIGNERCTL_BINARY) + " --socket " + daemon_->socket_path().string() +
+                              " apps create --name ctl --json --secret-out " + secret_file.string();
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  ASSERT_EQ(::pclose(pipe), 0) << out;
+  const auto reply = json::parse(out);
+  EXPECT_FALSE(reply.as_object().contains("secret")) << out;
+  std::ifstream in(secret_file);
+  std::string secret;
+  std::getline(in, secret);
+  ASSERT_EQ(secret.size(), 64u);
+  EXPECT_EQ(std::filesystem::status(secret_file).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  // The app made by signerctl signs requests.
+  const App ctl{str(reply, "appId"), str(reply, "clientId"), secret};
+  auto r = call("POST", "/api/v1/smart-account", std::string(R"({"owner":{"id":")") + kOwner + R"(","provider":"wallet"}})", ctl);
+  expect_envelope(r, 200);
+  EXPECT_EQ(str(r.json().at("data"), "clientId"), ctl.client_id);
+}
+
+}  // namespace
+}  // namespace signerd::testing
