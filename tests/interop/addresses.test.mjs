@@ -1,5 +1,5 @@
 // signerd's chains/ derivations checked by libraries we did not write: ethers (EVM addresses, EIP-55, keccak256,
-// RLP, EIP-191, CREATE/CREATE2), bitcoinjs-lib (P2WPKH for Bitcoin and Litecoin), bs58 (Solana), bs58check + ethers
+// RLP, EIP-191, CREATE/CREATE2), bitcoinjs-lib (P2WPKH for Bitcoin and Litecoin), @solana/web3.js (Solana), bs58check + ethers
 // (Tron), bech32 (Cosmos), @stellar/stellar-base (Stellar), @noble/curves (the keys themselves).
 //
 // The C++ side is the chains_vectors tool: SIGNERD_CHAINS_VECTORS must name it (the CTest entry passes
@@ -22,6 +22,7 @@ import {
 } from 'ethers';
 import * as bitcoin from 'bitcoinjs-lib';
 import bs58 from 'bs58';
+import { PublicKey } from '@solana/web3.js';
 import bs58check from 'bs58check';
 import { bech32 } from 'bech32';
 import { StrKey } from '@stellar/stellar-base';
@@ -52,7 +53,7 @@ const evm = (pk) => computeAddress('0x' + pk).toLowerCase();
 const p2wpkh = (network) => (pk) => bitcoin.payments.p2wpkh({ pubkey: Buffer.from(pk, 'hex'), network }).address;
 const tron = (pk) => bs58check.encode(Buffer.concat([Buffer.from([0x41]), getBytes(computeAddress('0x' + pk))]));
 const cosmos = (pk) => bech32.encode('cosmos', bech32.toWords(hash160(Buffer.from(pk, 'hex'))));
-const solana = (pk) => bs58.encode(Buffer.from(pk, 'hex'));
+const solana = (pk) => new PublicKey(Buffer.from(pk, 'hex')).toBase58();
 const stellar = (pk) => StrKey.encodeEd25519PublicKey(Buffer.from(pk, 'hex'));
 
 // The EVM row of dfns-api.md §3, "*" expanded from networks.txt, less the networks it marks unverified.
