@@ -151,6 +151,15 @@ json::object page_json(const store::Page<T>& page, F&& encode) {
 
 // --- handlers: each returns the JSON to send with 200, or an error.
 
+// GET /keys and GET /wallets ?owner= (a user id or username, as Dfns takes it): the end user whose delegated keys
+// to list. An unknown owner owns nothing: the id that matches no key.
+Result<std::optional<std::string>> owner_filter(core::IdentityService& identity, const Query& query) {
+  auto owner = query.get("owner");
+  if (!owner || owner->empty()) return std::optional<std::string>{};
+  if (owner->size() > 320) return fail(ErrorCode::kInvalidArgument, "owner must be a user id or username");
+  return std::optional<std::string>{identity.find_user_id(*owner).value_or("unknown-owner")};
+}
+
 // delegateTo (an end user; needs Keys:Delegate) and delayDelegation, as POST /keys and POST /wallets take them.
 Result<std::pair<std::optional<std::string>, bool>> decode_delegation(const BodyFields& f,
                                                                       core::IdentityService& identity,
@@ -766,7 +775,9 @@ std::optional<Response> Api::route(const Request& request, const core::Principal
       if (method == http::verb::get) {
         auto page = page_params(*query, options_);
         if (!page) return respond(std::unexpected(page.error()));
-        auto keys = keys_.list_keys(who, page->before, page->limit);
+        auto owner = owner_filter(identity_, *query);
+        if (!owner) return respond(std::unexpected(owner.error()));
+        auto keys = keys_.list_keys(who, page->before, page->limit, *owner);
         if (!keys) return respond(std::unexpected(keys.error()));
         return respond(json::value(page_json(*keys, [](const store::KeyRecord& k) { return key_json(k); })));
       }
@@ -835,7 +846,9 @@ std::optional<Response> Api::route(const Request& request, const core::Principal
       if (method == http::verb::get) {
         auto page = page_params(*query, options_);
         if (!page) return respond(std::unexpected(page.error()));
-        auto wallets = wallets_.list_wallets(who, page->before, page->limit);
+        auto owner = owner_filter(identity_, *query);
+        if (!owner) return respond(std::unexpected(owner.error()));
+        auto wallets = wallets_.list_wallets(who, page->before, page->limit, *owner);
         if (!wallets) return respond(std::unexpected(wallets.error()));
         return respond(json::value(page_json(*wallets, wallet_json)));
       }

@@ -684,6 +684,15 @@ Result<void> IdentityService::require(const Principal& who, std::string_view ope
   return impl_->require(who, operation);
 }
 
+std::optional<std::string> IdentityService::find_user_id(std::string_view id_or_username) const {
+  std::shared_lock lock(impl_->mu);
+  if (impl_->user(id_or_username)) return std::string(id_or_username);
+  if (auto it = impl_->user_by_name.find(std::string(id_or_username)); it != impl_->user_by_name.end()) {
+    return it->second;
+  }
+  return std::nullopt;
+}
+
 Result<void> IdentityService::require_end_user(std::string_view user_id) const {
   std::shared_lock lock(impl_->mu);
   const auto* u = impl_->user(user_id);

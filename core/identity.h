@@ -120,6 +120,8 @@ class IdentityService {
   bool has_permission(const Principal& who, std::string_view operation) const;
   // kPermissionDenied naming the missing operation.
   Result<void> require(const Principal& who, std::string_view operation) const;
+  // The id of the user named by id or username; nullopt when there is none.
+  std::optional<std::string> find_user_id(std::string_view id_or_username) const;
   // kInvalidArgument unless `user_id` is an active end user of this org.
   Result<void> require_end_user(std::string_view user_id) const;
 

@@ -180,8 +180,12 @@ Result<store::KeyRecord> KeyService::active_key(const Principal& who, std::strin
 }
 
 Result<store::Page<store::KeyRecord>> KeyService::list_keys(const Principal& who, std::optional<std::int64_t> before,
-                                                             int limit) {
-  if (who.kind == PrincipalKind::kEndUser) return store_.list_keys(before, limit, who.id);
+                                                             int limit, std::optional<std::string> owner) {
+  if (who.kind == PrincipalKind::kEndUser) {
+    if (owner && *owner != who.id) return store::Page<store::KeyRecord>{};
+    return store_.list_keys(before, limit, who.id);
+  }
+  if (owner) return store_.list_keys(before, limit, *owner);
   return store_.list_keys(before, limit);
 }
 

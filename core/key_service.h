@@ -84,8 +84,10 @@ class KeyService {
   //
   // kNotFound for unknown ids and for keys that never became Active (Creating, Failed).
   Result<store::KeyRecord> get_key(const Principal& who, std::string_view key_id);
-  // End users see only their keys.
-  Result<store::Page<store::KeyRecord>> list_keys(const Principal& who, std::optional<std::int64_t> before, int limit);
+  // End users see only their keys. With `owner` (an end user's id), only the keys delegated to that user (Dfns's
+  // `owner` filter); an end user naming someone else gets an empty page.
+  Result<store::Page<store::KeyRecord>> list_keys(const Principal& who, std::optional<std::int64_t> before, int limit,
+                                                  std::optional<std::string> owner = std::nullopt);
   // kInvalidArgument for archived keys.
   Result<store::KeyRecord> rename_key(const Principal& who, std::string_view key_id, std::optional<std::string> name);
   // Active -> Archived with dateDeleted; an archived key can no longer sign. kInvalidArgument when already archived.

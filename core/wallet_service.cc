@@ -165,9 +165,12 @@ Result<Wallet> WalletService::delegate_wallet(const Principal& who, std::string_
 }
 
 Result<store::Page<Wallet>> WalletService::list_wallets(const Principal& who, std::optional<std::int64_t> before,
-                                                         int limit) {
-  auto page = who.kind == PrincipalKind::kEndUser ? store_.list_wallets(before, limit, who.id)
-                                                  : store_.list_wallets(before, limit);
+                                                         int limit, std::optional<std::string> owner) {
+  if (who.kind == PrincipalKind::kEndUser) {
+    if (owner && *owner != who.id) return store::Page<Wallet>{};
+    owner = who.id;
+  }
+  auto page = owner ? store_.list_wallets(before, limit, *owner) : store_.list_wallets(before, limit);
   if (!page) return std::unexpected(page.error());
   store::Page<Wallet> out;
   out.next_cursor = page->next_cursor;

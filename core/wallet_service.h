@@ -46,7 +46,9 @@ class WalletService {
   // and a delegated wallet is changed only by its end user.
   Result<Wallet> create_wallet(const Principal& who, const CreateWalletRequest& request);
   Result<Wallet> get_wallet(const Principal& who, std::string_view wallet_id);  // kNotFound
-  Result<store::Page<Wallet>> list_wallets(const Principal& who, std::optional<std::int64_t> before, int limit);
+  // `owner`: as KeyService::list_keys.
+  Result<store::Page<Wallet>> list_wallets(const Principal& who, std::optional<std::int64_t> before, int limit,
+                                           std::optional<std::string> owner = std::nullopt);
   Result<Wallet> update_wallet(const Principal& who, std::string_view wallet_id,
                                const store::Store::WalletUpdate& update);
   // Tags are a set kept in insertion order: add_tags appends the new ones, remove_tags drops the named ones.

@@ -272,6 +272,13 @@ TEST_F(IdentityTest, DelegationHandsAKeyToItsEndUserAlone) {
   auto direct_custody = s.get("/keys/" + str(direct.json(), "id") + "/custody");
   EXPECT_EQ(str(direct_custody.json().at("items").as_array().at(0), "event"), "CreatedDelegated");
   EXPECT_EQ(b.get("/keys").json().at("items").as_array().size(), 1u);
+
+  // Dfns's owner filter: by user id or username; an end user asking for someone else's gets nothing.
+  EXPECT_EQ(s.get("/keys?owner=" + alice.user_id).json().at("items").as_array().size(), 1u);
+  EXPECT_EQ(s.get("/keys?owner=bob%40example.com").json().at("items").as_array().size(), 1u);
+  EXPECT_TRUE(s.get("/keys?owner=nobody%40example.com").json().at("items").as_array().empty());
+  EXPECT_EQ(s.get("/keys").json().at("items").as_array().size(), 3u);
+  EXPECT_TRUE(b.get("/keys?owner=" + alice.user_id).json().at("items").as_array().empty());
 }
 
 TEST_F(IdentityTest, AWalletIsDelegatedWithItsKey) {
