@@ -712,6 +712,7 @@ void Api::handle(const Request& request, const core::Principal& authenticated, R
       auto cred = identity_.consume_user_action(
           who, header.empty() ? std::nullopt : std::optional<std::string_view>(header), who.method, who.path,
           who.body_sha256);
+      metrics::registry().add("signerd_user_actions_total", {{"result", cred ? "consumed" : "refused"}});
       if (!cred) return fail_with(cred.error());
       who.credential_id = std::move(*cred);
     }

@@ -4,6 +4,7 @@
 #include <boost/json/object.hpp>
 
 #include "api/request_body.h"
+#include "common/metrics.h"
 #include "common/time_format.h"
 
 namespace signerd::api {
@@ -426,6 +427,7 @@ std::optional<Result<json::value>> route_identity(core::IdentityService& identit
     auto& [id, assertion] = *signed_challenge;
     if (area == "action") {
       auto token = identity.complete_user_action(who, id, assertion);
+      metrics::registry().add("signerd_user_actions_total", {{"result", token ? "issued" : "refused"}});
       if (!token) return Result<json::value>(std::unexpected(token.error()));
       return Result<json::value>(json::value(json::object{{"userAction", *token}}));
     }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
 
 #include "cli/exit_codes.h"
 
@@ -119,6 +120,58 @@ std::expected<json::value, int> fetch_json(const DaemonContext& ctx, std::string
     return std::unexpected(kExitFailed);
   }
   return std::move(*value);
+}
+
+int list_pages(const DaemonContext& ctx, const std::string& path, const ListArgs& args, std::string_view noun,
+               const std::function<void(const std::vector<json::value>&)>& print_rows) {
+  std::vector<json::value> items;
+  std::optional<std::string> token = args.page_token;
+  std::set<std::string> seen_tokens;
+  for (;;) {
+    std::string target = path;
+    char sep = '?';
+    auto add = [&](const std::string& parameter) {
+      target += sep + parameter;
+      sep = '&';
+    };
+    if (args.limit) add("limit=" + std::to_string(*args.limit));
+    for (const auto& parameter : args.query) add(parameter);
+    if (token) add("paginationToken=" + percent_encode(*token));
+    auto response = ctx.client.request("GET", target);
+    if (!response) return transport_failure(response.error());
+    if (response->status != 200) return http_failure(ctx, *response);
+    if (ctx.json && !args.all) {
+      print_out(response->body);
+      return kExitOk;
+    }
+    const auto page = parse_json(response->body);
+    const auto* page_items = page ? find(*page, "items") : nullptr;
+    if (page_items == nullptr || !page_items->is_array()) {
+      print_err("unexpected reply to GET " + target + ": no items array");
+      return kExitFailed;
+    }
+    for (const auto& item : page_items->as_array()) items.push_back(item);
+    const auto* next = find(*page, "nextPageToken");
+    token.reset();
+    if (next && next->is_string() && !next->as_string().empty()) token = std::string(next->as_string());
+    if (!args.all || !token) break;
+    if (!seen_tokens.insert(*token).second) {  // a daemon bug must not make us loop forever
+      print_err("the daemon returned the same nextPageToken twice; stopping");
+      return kExitFailed;
+    }
+  }
+  if (ctx.json) {
+    json::array array(items.begin(), items.end());
+    print_out(json::serialize(json::object{{"items", std::move(array)}}));
+    return kExitOk;
+  }
+  print_rows(items);
+  if (token) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "more %.*s: use --all, or --page-token %s for the next page\n", static_cast<int>(noun.size()),
+                 noun.data(), token->c_str());
+  }
+  return kExitOk;
 }
 
 int exchange(const DaemonContext& ctx, std::string_view method, const std::string& target,

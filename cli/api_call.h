@@ -52,6 +52,19 @@ void print_table(const std::vector<std::string>& header, const std::vector<std::
 int exchange(const DaemonContext& ctx, std::string_view method, const std::string& target,
              const std::optional<std::string>& body, const std::function<void(const boost::json::value&)>& print);
 
+// A paginated list (GET /keys, GET /wallets ...): one page, or with `all` every page, following nextPageToken.
+struct ListArgs {
+  std::optional<unsigned> limit;          // page size; the daemon's default when unset
+  std::optional<std::string> page_token;  // start at this nextPageToken
+  bool all = false;
+  std::vector<std::string> query;  // further "name=value" parameters, already percent-encoded
+};
+// Prints one page as the daemon sent it (--json), or `print_rows` of the items gathered; with --json and `all`,
+// {"items":[...]}. When a page remains, stderr says how to get it ("more <noun>: use --all, ..."). Returns the exit
+// code.
+int list_pages(const DaemonContext& ctx, const std::string& path, const ListArgs& args, std::string_view noun,
+               const std::function<void(const std::vector<boost::json::value>&)>& print_rows);
+
 // Sends the request and returns the parsed 2xx reply; else reports the failure (as exchange does) and returns its
 // exit code. A 2xx reply that is not JSON is kExitFailed.
 std::expected<boost::json::value, int> fetch_json(const DaemonContext& ctx, std::string_view method,

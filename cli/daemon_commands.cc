@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <set>
 #include <string_view>
 #include <vector>
 
@@ -136,51 +135,7 @@ int run_keys_create(const DaemonContext& ctx, const std::string& scheme, const s
 
 int run_keys_list(const DaemonContext& ctx, std::optional<unsigned> limit, const std::optional<std::string>& page_token,
                   bool all) {
-  std::vector<json::value> items;
-  std::optional<std::string> token = page_token;
-  std::set<std::string> seen_tokens;
-  for (;;) {
-    std::string target = "/keys";
-    char sep = '?';
-    if (limit) {
-      target += sep + std::string("limit=") + std::to_string(*limit);
-      sep = '&';
-    }
-    if (token) target += sep + std::string("paginationToken=") + percent_encode(*token);
-    auto response = ctx.client.request("GET", target);
-    if (!response) return transport_failure(response.error());
-    if (response->status != 200) return http_failure(ctx, *response);
-    if (ctx.json && !all) {
-      print_out(response->body);
-      return kExitOk;
-    }
-    const auto page = parse_json(response->body);
-    const auto* page_items = page ? find(*page, "items") : nullptr;
-    if (page_items == nullptr || !page_items->is_array()) {
-      print_err("unexpected reply to GET " + target + ": no items array");
-      return kExitFailed;
-    }
-    for (const auto& item : page_items->as_array()) items.push_back(item);
-    const auto* next = find(*page, "nextPageToken");
-    token.reset();
-    if (next && next->is_string() && !next->as_string().empty()) token = std::string(next->as_string());
-    if (!all || !token) break;
-    if (!seen_tokens.insert(*token).second) {  // a daemon bug must not make us loop forever
-      print_err("the daemon returned the same nextPageToken twice; stopping");
-      return kExitFailed;
-    }
-  }
-  if (ctx.json) {
-    json::array array(items.begin(), items.end());
-    print_out(json::serialize(json::object{{"items", std::move(array)}}));
-    return kExitOk;
-  }
-  print_key_table(items);
-  if (token) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "more keys: use --all, or --page-token %s for the next page\n", token->c_str());
-  }
-  return kExitOk;
+  return list_pages(ctx, "/keys", {.limit = limit, .page_token = page_token, .all = all}, "keys", print_key_table);
 }
 
 int run_keys_get(const DaemonContext& ctx, const std::string& key_id) {

@@ -1,6 +1,6 @@
-// signerctl: signerd's command-line tool. Talks to a running daemon over its API (status, keys, service-accounts,
-// users, permissions, audit) and to the HSM directly (hsm init-token, hsm check). Exit codes: cli/exit_codes.h (and
-// `signerctl --help`).
+// signerctl: signerd's command-line tool. Talks to a running daemon over its API (status, keys, wallets,
+// service-accounts, users, permissions, audit, apps) and to the HSM directly (hsm init-token, hsm check). Exit
+// codes: cli/exit_codes.h (and `signerctl --help`).
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -12,6 +12,7 @@
 #include "cli/exit_codes.h"
 #include "cli/hsm_commands.h"
 #include "cli/identity_commands.h"
+#include "cli/wallet_commands.h"
 #include "common/secret.h"
 
 namespace {
@@ -136,6 +137,9 @@ int main(int argc, char** argv) {
   hash_opt->excludes(message_opt);
   auto* external_id_opt = sign_cmd->add_option("--external-id", external_id,
                                                "makes the request idempotent: a retry returns the first result");
+
+  WalletsCommands wallets;
+  add_wallets_commands(app, wallets);
 
   // service-accounts
   auto* sa_cmd =
@@ -312,6 +316,7 @@ int main(int argc, char** argv) {
   if (audit_tail->parsed()) return run_audit_tail(*ctx, audit_lines);
   if (audit_verify->parsed()) return run_audit_verify(*ctx);
   if (auto code = run_apps_commands(*ctx, apps)) return *code;
+  if (auto code = run_wallets_commands(*ctx, wallets)) return *code;
 
   if (rename_cmd->parsed()) {
     return run_keys_rename(*ctx, key_id, clear_name ? std::nullopt : std::optional(new_name));

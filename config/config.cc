@@ -12,6 +12,8 @@
 #include <tuple>
 #include <toml++/toml.h>
 
+#include "common/log.h"
+
 namespace signerd::config {
 namespace {
 
@@ -36,6 +38,16 @@ class Section {
       if (!node->is_integer()) return bad(key, "must be an integer");
       return std::optional<T>(static_cast<T>(*node->value<std::int64_t>()));
     }
+  }
+
+  // A table (inline or not); nullptr when absent.
+  Result<const toml::table*> get_table(std::string_view key) {
+    seen_.insert(std::string(key));
+    if (!table_) return nullptr;
+    const toml::node* node = table_->get(key);
+    if (!node) return nullptr;
+    if (!node->is_table()) return bad(key, "must be a table");
+    return node->as_table();
   }
 
   Result<std::optional<std::vector<std::int64_t>>> get_int_array(std::string_view key) {
@@ -418,11 +430,30 @@ Result<Config> parse_config(std::string_view toml_text, const std::filesystem::p
   {
     Section s(root["log"].as_table(), "log");
     SIGNERD_TRY(level, s.get<std::string>("level"));
+    SIGNERD_TRY(components, s.get_table("components"));
     if (auto r = s.refuse_unknown(); !r) return std::unexpected(r.error());
     static const std::set<std::string> kLevels{"trace", "debug", "info", "warn", "error", "critical", "off"};
+    constexpr std::string_view kLevelNames = "trace, debug, info, warn, error, critical, off";
     if (level) {
-      if (!kLevels.contains(*level)) return s.bad("level", "must be one of trace, debug, info, warn, error, critical, off");
+      if (!kLevels.contains(*level)) return s.bad("level", fmt::format("must be one of {}", kLevelNames));
       c.log.level = *level;
+    }
+    if (components) {
+      for (const auto& [k, v] : *components) {
+        const std::string name(k.str());
+        if (!log_component_named(name)) {
+          std::string known;
+          for (auto component : kLogComponents) {
+            known += fmt::format("{}{}", known.empty() ? "" : ", ", log_component_name(component));
+          }
+          return s.bad("components", fmt::format("names an unknown component '{}' (known: {})", name, known));
+        }
+        const auto value = v.value<std::string>();
+        if (!value || !kLevels.contains(*value)) {
+          return s.bad("components." + name, fmt::format("must be one of {}", kLevelNames));
+        }
+        c.log.components[name] = *value;
+      }
     }
   }
   if (auto smart = parse_smart_accounts(root["smart_accounts"].as_table(), base_dir); !smart) {

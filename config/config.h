@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -85,6 +86,9 @@ struct ServerConfig {
 
 struct LogConfig {
   std::string level = "info";            // trace, debug, info, warn, error, critical, off
+  // A level of its own for a component (common/log.h names them: hsm, store, api, server, identity); components
+  // not listed follow `level`.
+  std::map<std::string, std::string> components;
 
   bool operator==(const LogConfig&) const = default;
 };

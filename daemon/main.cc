@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "api/api.h"
+#include "common/log.h"
 #include "common/metrics.h"
 #include "config/config.h"
 #include "core/identity.h"
@@ -46,16 +47,32 @@ Result<SecretString> read_pin(const config::HsmConfig& c) {
   return read_secret_file(std::filesystem::path(dir) / c.pin_credential);
 }
 
-void setup_logging(const std::string& level) {
-  auto logger = spdlog::stderr_color_mt("signerd");
-  spdlog::set_default_logger(logger);
+// log.level for signerd's own lines and for every component without a level in log.components.
+void apply_log_levels(const config::LogConfig& log) {
+  spdlog::set_level(spdlog::level::from_str(log.level));
+  for (const auto component : kLogComponents) {
+    const auto own = log.components.find(std::string(log_component_name(component)));
+    signerd::log(component).set_level(spdlog::level::from_str(own != log.components.end() ? own->second : log.level));
+  }
+}
+
+// "{server=warn, hsm=debug}" for the reload line.
+std::string describe_components(const config::LogConfig& log) {
+  std::string out;
+  for (const auto& [name, level] : log.components) out += (out.empty() ? "" : ", ") + name + "=" + level;
+  return "{" + out + "}";
+}
+
+void setup_logging(const config::LogConfig& log) {
+  // The component loggers (common/log.h) share this logger's sink, hence its pattern.
+  install_log_sinks(spdlog::stderr_color_mt("signerd"));
   // Under journald the journal adds time and priority; elsewhere the time helps.
   if (std::getenv("JOURNAL_STREAM")) {
     spdlog::set_pattern("%l %v");
   } else {
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   }
-  spdlog::set_level(spdlog::level::from_str(level));
+  apply_log_levels(log);
 }
 
 bool contains(const std::vector<std::string>& v, std::string_view x) {
@@ -76,6 +93,17 @@ void register_collectors(hsm::Hsm& hsm, store::Store& store, const daemon::Serve
   r.describe("signerd_store_commit_duration_seconds", T::kHistogram, "Group commit latency (fsync included).");
   r.describe("signerd_store_commit_batch_size", T::kHistogram, "Writes per group commit.",
              {1, 2, 4, 8, 16, 32, 64, 128, 256, 512});
+  r.describe("signerd_audit_records", T::kGauge, "Records in the audit trail (the seq of the newest).");
+  r.describe("signerd_auth_total", T::kCounter,
+             "Requests that presented credentials, by result: ok, unauthenticated (401), denied (403).");
+  r.describe(
+      "signerd_user_actions_total", T::kCounter,
+      "User-action signing by result: issued (POST /auth/action), consumed (by the request it signed), refused.");
+  // Every label value from the start, so that rates work from the first scrape.
+  for (const char* result : {"ok", "unauthenticated", "denied"}) r.add("signerd_auth_total", {{"result", result}}, 0);
+  for (const char* result : {"issued", "consumed", "refused"}) {
+    r.add("signerd_user_actions_total", {{"result", result}}, 0);
+  }
   r.add_collector([&hsm, &store, &server](metrics::Registry& reg) {
     const auto h = hsm.status();
     reg.set("signerd_hsm_sessions", {{"state", "total"}}, h.sessions_total);
@@ -85,6 +113,8 @@ void register_collectors(hsm::Hsm& hsm, store::Store& store, const daemon::Serve
     const auto st = store.stats();
     reg.set("signerd_store_commits", {}, static_cast<double>(st.commits));
     reg.set("signerd_store_writes", {}, static_cast<double>(st.writes));
+    // Keeps its last value while the store cannot answer (/readyz then says why).
+    if (const auto audit = store.audit_length()) reg.set("signerd_audit_records", {}, static_cast<double>(*audit));
     reg.set("signerd_http_connections", {}, server.connections());
   });
 }
@@ -97,10 +127,13 @@ void reload(const std::string& path, config::Config& running, daemon::Server& se
     return;
   }
   std::vector<std::string> applied, need_restart;
-  if (next->log.level != running.log.level) {
-    spdlog::set_level(spdlog::level::from_str(next->log.level));
+  if (!(next->log == running.log)) {
+    apply_log_levels(next->log);
+    if (next->log.level != running.log.level) applied.push_back("log.level=" + next->log.level);
+    if (next->log.components != running.log.components) {
+      applied.push_back("log.components=" + describe_components(next->log));
+    }
     running.log = next->log;
-    applied.push_back("log.level=" + next->log.level);
   }
   if (next->auth.unix_allowed_uids != running.auth.unix_allowed_uids) {
     server.set_unix_allowed_uids(next->auth.unix_allowed_uids.value_or(std::vector<std::uint32_t>{::getuid()}));
@@ -153,8 +186,9 @@ int run(const std::string& config_path, config::Config cfg) {
     hsm = std::move(*opened);
   }
   const auto hsm_status = hsm->status();
-  spdlog::info("hsm ready library=\"{}\" token=\"{}\" serial={} sessions={}", hsm_status.library_description,
-               hsm_status.token_label, hsm_status.token_serial, hsm_status.sessions_total);
+  signerd::log(LogComponent::kHsm)
+      .info("hsm ready library=\"{}\" token=\"{}\" serial={} sessions={}", hsm_status.library_description,
+            hsm_status.token_label, hsm_status.token_serial, hsm_status.sessions_total);
 
   auto store = store::Store::open(cfg.store.path);
   if (!store) {
@@ -187,7 +221,7 @@ int run(const std::string& config_path, config::Config cfg) {
     spdlog::critical("cannot load identities: {}", identity.error().message);
     return EX_UNAVAILABLE;
   }
-  spdlog::info("organisation {}", (*identity)->org_id());
+  signerd::log(LogComponent::kIdentity).info("organisation {}", (*identity)->org_id());
   core::IdentityService& identity_ref = **identity;
   so.authenticate_bearer = [&identity_ref](std::string_view token) { return identity_ref.authenticate_bearer(token); };
 
@@ -205,7 +239,7 @@ int run(const std::string& config_path, config::Config cfg) {
   };
   api_options.audit_failure = [&store_ref](AuditEntry entry) {
     store_ref.append_audit_async(std::move(entry), [](Result<void> r) {
-      if (!r) spdlog::error("cannot append to the audit trail: {}", r.error().message);
+      if (!r) signerd::log(LogComponent::kStore).error("cannot append to the audit trail: {}", r.error().message);
     });
   };
   api_options.audit_page = [&store_ref](std::optional<std::int64_t> before, int limit) {
@@ -320,7 +354,7 @@ int main(int argc, char** argv) {
     std::printf("configuration OK\n");
     return 0;
   }
-  setup_logging(cfg->log.level);
+  setup_logging(cfg->log);
   try {
     return run(config_path, std::move(*cfg));
   } catch (const std::exception& e) {

@@ -40,6 +40,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "common/log.h"
 #include "common/metrics.h"
 #include "common/secret.h"
 
@@ -52,6 +53,19 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using unix_socket = asio::local::stream_protocol;
 using boost::system::error_code;
+
+// The server component's logger (common/log.h): listeners, connections and the one line per request.
+spdlog::logger& server_log() { return log(LogComponent::kServer); }
+
+// signerd_auth_total counts each request that had to present credentials, once: "unauthenticated" (401 here),
+// "denied" (authenticated, then refused with 403: a permission, a user action, a key delegated to someone else) or
+// "ok". Requests served without credentials (health where configured, login, smart-account requests, which the API
+// authenticates itself) are not counted.
+void count_authentication(const Result<core::Principal>& principal, int status) {
+  if (principal && principal->kind == core::PrincipalKind::kAnonymous) return;
+  const char* result = !principal ? "unauthenticated" : status == 403 ? "denied" : "ok";
+  metrics::registry().add("signerd_auth_total", {{"result", result}});
+}
 
 enum class Transport { kUnix, kTcp };
 
@@ -117,7 +131,7 @@ auto async_handle(asio::thread_pool& workers, const api::Api& api, const api::Re
           try {
             api.handle(request, who, reply);
           } catch (const std::exception& e) {
-            spdlog::error("request failed with an exception: {}", e.what());
+            log(LogComponent::kApi).error("request failed with an exception: {}", e.what());
             reply(api::error_response({ErrorCode::kInternal, "internal error", {}}, request.version(), false));
           }
         });
@@ -284,7 +298,7 @@ Result<void> Server::Impl::adopt_systemd_sockets() {
       unix_acceptor.emplace(acceptor_strand);
       unix_acceptor->assign(unix_socket(), fd, ec);
       unix_from_systemd = true;
-      spdlog::info("listening unix=fd:{} (socket activation)", fd);
+      server_log().info("listening unix=fd:{} (socket activation)", fd);
     } else if ((sd_is_socket(fd, AF_INET, SOCK_STREAM, 1) > 0 || sd_is_socket(fd, AF_INET6, SOCK_STREAM, 1) > 0) &&
                !tcp_acceptor) {
       const bool v6 = sd_is_socket(fd, AF_INET6, SOCK_STREAM, 1) > 0;
@@ -298,7 +312,7 @@ Result<void> Server::Impl::adopt_systemd_sockets() {
                                                      endpoint_text(local) +
                                                      ") is not on a loopback address: " + kTlsRequired);
       }
-      spdlog::info("listening tcp=fd:{} {} tls={} (socket activation)", fd, endpoint_text(local), tls_mode());
+      server_log().info("listening tcp=fd:{} {} tls={} (socket activation)", fd, endpoint_text(local), tls_mode());
     } else {
       return fail(ErrorCode::kInvalidArgument,
                   "systemd passed fd " + std::to_string(fd) +
@@ -348,7 +362,7 @@ Result<void> Server::Impl::listen_unix() {
                                                    options.listen.unix_socket_group + ": " + std::strerror(errno));
     }
   }
-  spdlog::info("listening unix={} mode={:o}", path.string(), options.listen.unix_socket_mode);
+  server_log().info("listening unix={} mode={:o}", path.string(), options.listen.unix_socket_mode);
   return {};
 }
 
@@ -373,7 +387,7 @@ Result<void> Server::Impl::listen_tcp() {
   if (!ec) tcp_acceptor->bind(endpoint, ec);
   if (!ec) tcp_acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return fail(ErrorCode::kInvalidArgument, "cannot listen on " + options.listen.tcp + ": " + ec.message());
-  spdlog::info("listening tcp={} tls={}", options.listen.tcp, tls_mode());
+  server_log().info("listening tcp={} tls={}", options.listen.tcp, tls_mode());
   return {};
 }
 
@@ -395,14 +409,14 @@ asio::awaitable<void> Server::Impl::accept_loop(Acceptor& acceptor, Transport tr
     auto socket = co_await acceptor.async_accept(asio::make_strand(io), asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted || draining) co_return;
-      spdlog::warn("accept failed: {}", ec.message());
+      server_log().warn("accept failed: {}", ec.message());
       // Out of descriptors and similar: back off instead of spinning.
       asio::steady_timer pause(acceptor_strand, std::chrono::milliseconds(50));
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
     if (connections.load() >= options.limits.max_connections) {
-      spdlog::warn("connection refused: max_connections={} reached", options.limits.max_connections);
+      server_log().warn("connection refused: max_connections={} reached", options.limits.max_connections);
       socket.close(ec);
       continue;
     }
@@ -513,12 +527,12 @@ asio::awaitable<void> Server::Impl::session(Stream stream, Peer peer) {
     lowest.expires_after(limits.read_timeout);
     co_await stream.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
-      spdlog::info("TLS handshake failed transport=tcp peer={}: {}", peer.address, ec.message());
+      server_log().info("TLS handshake failed transport=tcp peer={}: {}", peer.address, ec.message());
       established = false;
     } else {
-      spdlog::debug("TLS handshake peer={} version={} client_certificate={}", peer.address,
-                    SSL_get_version(stream.native_handle()),
-                    SSL_get0_peer_certificate(stream.native_handle()) != nullptr);
+      server_log().debug("TLS handshake peer={} version={} client_certificate={}", peer.address,
+                         SSL_get_version(stream.native_handle()),
+                         SSL_get0_peer_certificate(stream.native_handle()) != nullptr);
     }
   }
 
@@ -566,8 +580,8 @@ asio::awaitable<void> Server::Impl::session(Stream stream, Peer peer) {
                              "request header exceeds the limit of " + std::to_string(limits.max_header_bytes) +
                                  " bytes");
       } else if (ec == beast::error::timeout) {
-        spdlog::info("request timed out transport={} peer={}", peer.transport == Transport::kUnix ? "unix" : "tcp",
-                     peer.address);
+        server_log().info("request timed out transport={} peer={}", peer.transport == Transport::kUnix ? "unix" : "tcp",
+                          peer.address);
       } else if (ec.category() == http::make_error_code(http::error::end_of_stream).category() && ec != http::error::end_of_stream &&
                  ec != http::error::partial_message) {
         co_await write_error(http::status::bad_request, "malformed HTTP request: " + ec.message());
@@ -592,9 +606,9 @@ asio::awaitable<void> Server::Impl::session(Stream stream, Peer peer) {
     const auto micros =
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
     const std::string_view target = request.target();
-    spdlog::info("request method={} path={} status={} latency_us={} principal={} transport={}",
-                 std::string_view(request.method_string()), target.substr(0, target.find('?')),
-                 response.result_int(), micros, principal_id, peer.transport == Transport::kUnix ? "unix" : "tcp");
+    server_log().info("request method={} path={} status={} latency_us={} principal={} transport={}",
+                      std::string_view(request.method_string()), target.substr(0, target.find('?')),
+                      response.result_int(), micros, principal_id, peer.transport == Transport::kUnix ? "unix" : "tcp");
     const std::string route = api::route_of(target);
     metrics::registry().add("signerd_http_requests_total",
                             {{"route", route},
@@ -602,6 +616,7 @@ asio::awaitable<void> Server::Impl::session(Stream stream, Peer peer) {
                              {"status", std::to_string(response.result_int())}});
     metrics::registry().observe("signerd_http_request_duration_seconds", {{"route", route}},
                                 static_cast<double>(micros) / 1e6);
+    count_authentication(principal, response.result_int());
     if (ec || !response.keep_alive()) break;
   }
 
@@ -642,7 +657,7 @@ void Server::drain(std::chrono::milliseconds grace, std::function<void()> done) 
       for (auto& [id, h] : self->sessions) handles.push_back(h);
       none = self->sessions.empty();
     }
-    spdlog::info("draining connections={}", handles.size());
+    server_log().info("draining connections={}", handles.size());
     for (auto& h : handles) {
       asio::post(h->executor, [h] {
         if (h->alive && !h->busy) h->close();
@@ -655,7 +670,7 @@ void Server::drain(std::chrono::milliseconds grace, std::function<void()> done) 
     self->grace_timer.emplace(self->io, grace);
     self->grace_timer->async_wait([self, handles](error_code wait_ec) {
       if (wait_ec) return;
-      spdlog::warn("shutdown grace period over; closing the remaining connections");
+      server_log().warn("shutdown grace period over; closing the remaining connections");
       for (auto& h : handles) {
         asio::post(h->executor, [h] {
           if (h->alive) h->close();

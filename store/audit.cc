@@ -116,4 +116,14 @@ Result<Page<AuditRecord>> Store::list_audit(std::optional<std::int64_t> before, 
   });
 }
 
+Result<std::int64_t> Store::audit_length() {
+  return impl_->read([&](Connection& connection) -> Result<std::int64_t> {
+    auto select = connection.prepare(sql::kAuditLength, "read the audit trail's length");
+    if (!select) return std::unexpected(std::move(select.error()));
+    auto row = select->step();
+    if (!row) return std::unexpected(std::move(row.error()));
+    return *row ? select->int64(0) : std::int64_t{0};
+  });
+}
+
 }  // namespace signerd::store

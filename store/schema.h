@@ -174,6 +174,8 @@ inline constexpr std::string_view kLoadIdentityObjects =
 // The newest record: the chain's head, read inside every write that appends (never cached across writes, so a
 // rolled-back savepoint cannot leave a stale head behind). One step down the primary key.
 inline constexpr std::string_view kAuditHead = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1";
+// The number of records: seqs run from 1 without gaps. The same single step as kAuditHead.
+inline constexpr std::string_view kAuditLength = "SELECT seq FROM audit ORDER BY seq DESC LIMIT 1";
 inline constexpr std::string_view kInsertAudit =
     "INSERT INTO audit (" SIGNERD_AUDIT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 // ?1 = before (exclusive), ?2 = limit + 1. Served by the primary key.

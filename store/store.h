@@ -347,6 +347,8 @@ class Store {
   // thread.
   void append_audit_async(AuditEntry entry, std::function<void(Result<void>)> done = {});
   Result<Page<AuditRecord>> list_audit(std::optional<std::int64_t> before, int limit);  // newest first
+  // The seq of the newest record (records are numbered from 1 without gaps): 0 for an empty trail. One index lookup.
+  Result<std::int64_t> audit_length();
 
   StoreStats stats() const;
 

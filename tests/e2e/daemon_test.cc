@@ -412,6 +412,21 @@ TEST_F(DaemonTest, ReadyzReportsTheHsmAndMetricsCountWhatHappened) {
   std::filesystem::remove(control);
   EXPECT_EQ(c.request("GET", "/readyz").status, 200) << "ready again once the HSM recovers";
 
+  // Authentication and user actions: no token over TCP (401); a service account's signed change (a user action
+  // issued, then consumed) and a change without its user action (refused, 403).
+  auto tcp = daemon_->tcp_client();
+  expect_error_body(tcp.request("GET", "/keys"), 401);
+  const auto sa = create_service_account(c, "metrics-client", true);
+  DfnsSession session(daemon_->tcp_client(), sa.token, sa.cred_id, sa.credential);
+  const std::string p256 = R"({"scheme":"ECDSA","curve":"secp256r1"})";  // the secp256k1 counts above stay 1
+  ASSERT_EQ(session.mutate("POST", "/keys", p256).status, 200);
+  expect_error_body(session.raw("POST", "/keys", p256), 403);
+  // The refused request's audit record is appended asynchronously: the gauge lies between two reads of the trail.
+  auto newest_audit_seq = [&c] {
+    return c.request("GET", "/audit?limit=1").json().at("items").at(0).at("seq").to_number<std::int64_t>();
+  };
+  const auto audit_before = newest_audit_seq();
+
   auto m = c.request("GET", "/metrics");
   ASSERT_EQ(m.status, 200);
   EXPECT_EQ(m.headers.at("content-type"), "text/plain; version=0.0.4; charset=utf-8");
@@ -421,9 +436,23 @@ TEST_F(DaemonTest, ReadyzReportsTheHsmAndMetricsCountWhatHappened) {
                            "signerd_http_requests_total{route=\"/readyz\",method=\"GET\",status=\"503\"} 1\n",
                            "signerd_hsm_sessions{state=\"total\"} 2\n", "signerd_hsm_recoveries 1\n",
                            "code=\"CKR_DEVICE_ERROR\"} ",  // signerd_hsm_errors_total, whichever call failed
-                           "signerd_store_commit_duration_seconds_count"}) {
+                           "signerd_store_commit_duration_seconds_count",
+                           "# TYPE signerd_audit_records gauge\n",
+                           "signerd_auth_total{result=\"ok\"} ",
+                           "signerd_auth_total{result=\"unauthenticated\"} 1\n",
+                           "signerd_auth_total{result=\"denied\"} 1\n",
+                           "signerd_user_actions_total{result=\"issued\"} 1\n",
+                           "signerd_user_actions_total{result=\"consumed\"} 1\n",
+                           "signerd_user_actions_total{result=\"refused\"} 1\n"}) {
     EXPECT_NE(m.body.find(line), std::string::npos) << line << "\n" << m.body;
   }
+  const auto audit_line = m.body.find("\nsignerd_audit_records ");
+  ASSERT_NE(audit_line, std::string::npos) << m.body;
+  const auto audit_records =
+      std::stoll(m.body.substr(audit_line + std::string_view("\nsignerd_audit_records ").size()));
+  EXPECT_GE(audit_records, audit_before) << m.body;
+  EXPECT_LE(audit_records, newest_audit_seq()) << m.body;
+  EXPECT_GE(audit_records, 4) << "a key, a signature, a service account, its key";
   EXPECT_EQ(m.body.find(key), std::string::npos) << "no ids in metric labels";
 }
 
@@ -466,6 +495,69 @@ TEST_F(DaemonTest, SighupReloadsTheAllowListAndNamesWhatNeedsARestart) {
   const auto log = daemon_->log();
   EXPECT_NE(log.find("applied auth.unix_allowed_uids"), std::string::npos) << log;
   EXPECT_NE(log.find("changes that need a restart: server"), std::string::npos) << log;
+}
+
+TEST_F(DaemonTest, AComponentsLogLevelSilencesThatComponentOnly) {
+  // Appended after the fixture's "[log]\nlevel = \"info\"": this line is in [log].
+  start({.extra_config = "components = { server = \"warn\" }\n"});
+  auto c = daemon_->unix_client();
+  ASSERT_EQ(c.request("GET", "/keys").status, 200);
+  ASSERT_EQ(daemon_->stop(SIGTERM), 0);
+  const auto log = daemon_->log();
+  EXPECT_EQ(log.find("request method="), std::string::npos) << log;
+  EXPECT_EQ(log.find("listening unix="), std::string::npos) << "the server's other info lines go too\n" << log;
+  EXPECT_NE(log.find("hsm ready"), std::string::npos) << log;      // hsm: info, from log.level
+  EXPECT_NE(log.find("organisation "), std::string::npos) << log;  // identity: info
+  EXPECT_NE(log.find("signerd ready"), std::string::npos) << log;  // the daemon's own lines: log.level
+}
+
+TEST_F(DaemonTest, SighupChangesAComponentsLogLevel) {
+  start();
+  // Waits for the n-th reload line, so that what follows happens after the reload.
+  auto await_reload = [this](std::size_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    for (;;) {
+      const auto log = daemon_->log();
+      std::size_t seen = 0;
+      for (auto at = log.find("reloaded "); at != std::string::npos; at = log.find("reloaded ", at + 1)) ++seen;
+      if (seen >= n) return log;
+      if (std::chrono::steady_clock::now() > deadline) return log;
+      std::this_thread::sleep_for(50ms);
+    }
+  };
+  auto c = daemon_->unix_client();
+  const std::string original = [this] {
+    std::ifstream in(daemon_->config_path());
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }();
+  const std::string level_line = "level = \"info\"\n";
+  const auto at = original.find(level_line);
+  ASSERT_NE(at, std::string::npos) << original;
+  std::string quiet = original;
+  quiet.insert(at + level_line.size(), "components = { server = \"warn\" }\n");
+
+  c.request("GET", "/keys/key-before-the-reload");  // 404 or 400: only its log line matters
+  std::ofstream(daemon_->config_path(), std::ios::trunc) << quiet;
+  ::kill(daemon_pid(), SIGHUP);
+  const auto first = await_reload(1);
+  EXPECT_NE(first.find("applied log.components={server=warn}; changes that need a restart: nothing"), std::string::npos)
+      << first;
+  c.request("GET", "/keys/key-while-server-is-warn");
+
+  // Back to the file without components: the server follows log.level again.
+  std::ofstream(daemon_->config_path(), std::ios::trunc) << original;
+  ::kill(daemon_pid(), SIGHUP);
+  const auto second = await_reload(2);
+  EXPECT_NE(second.find("applied log.components={}"), std::string::npos) << second;
+  c.request("GET", "/keys/key-after-the-second-reload");
+
+  ASSERT_EQ(daemon_->stop(SIGTERM), 0);
+  const auto log = daemon_->log();
+  EXPECT_NE(log.find("request method=GET path=/keys/key-before-the-reload status="), std::string::npos) << log;
+  EXPECT_EQ(log.find("key-while-server-is-warn"), std::string::npos) << log;
+  EXPECT_NE(log.find("request method=GET path=/keys/key-after-the-second-reload status="), std::string::npos) << log;
 }
 
 TEST_F(DaemonTest, AReloadOfABadFileKeepsTheRunningConfiguration) {

@@ -402,6 +402,11 @@ TEST_F(SignerctlTest, HelpDocumentsEveryCommandAndTheExitCodes) {
                                               {"keys", "rename"},
                                               {"keys", "archive"},
                                               {"keys", "sign"},
+                                              {"wallets"},
+                                              {"wallets", "create"},
+                                              {"wallets", "list"},
+                                              {"wallets", "get"},
+                                              {"wallets", "delegate"},
                                               {"service-accounts"},
                                               {"service-accounts", "create"},
                                               {"service-accounts", "list"},
@@ -650,6 +655,117 @@ TEST_F(SignerctlTest, UsersAreCreatedAndListed) {
   ASSERT_EQ(table.code, 0) << table;
   EXPECT_NE(table.out.find("CustomerEmployee"), std::string::npos) << table;
   EXPECT_EQ(std::count(table.out.begin(), table.out.end(), '\n'), 3) << table;
+}
+
+TEST_F(SignerctlTest, WalletsAreCreatedListedAndRead) {
+  start();
+  const CtlRun eth =
+      ctl({"--json", "wallets", "create", "--network", "Ethereum", "--name", "hot", "--tag", "a", "--tag", "b"});
+  ASSERT_EQ(eth.code, 0) << eth;
+  const auto wallet = eth.json();
+  const std::string id = str(wallet, "id");
+  EXPECT_EQ(id.rfind("wa-", 0), 0u) << eth;
+  EXPECT_EQ(str(wallet, "network"), "Ethereum");
+  EXPECT_EQ(str(wallet, "name"), "hot");
+  EXPECT_EQ(str(wallet, "address").rfind("0x", 0), 0u) << eth;
+  EXPECT_EQ(wallet.at("tags"), json::parse(R"(["a","b"])"));
+  const std::string key_id = str(wallet.at("signingKey"), "id");
+  ASSERT_TRUE(is_key_id(key_id)) << eth;
+
+  const CtlRun got = ctl({"--json", "wallets", "get", id});
+  ASSERT_EQ(got.code, 0) << got;
+  EXPECT_EQ(got.json(), wallet);
+  const CtlRun readable = ctl({"wallets", "get", id});
+  ASSERT_EQ(readable.code, 0) << readable;
+  EXPECT_NE(readable.out.find(str(wallet, "address")), std::string::npos) << readable;
+  EXPECT_NE(readable.out.find(key_id), std::string::npos) << readable;
+  EXPECT_NE(readable.out.find("a, b"), std::string::npos) << readable;
+
+  // --key-id: the same key on another network of its curve.
+  const CtlRun base = ctl({"--json", "wallets", "create", "--network", "Base", "--key-id", key_id});
+  ASSERT_EQ(base.code, 0) << base;
+  EXPECT_EQ(str(base.json().at("signingKey"), "id"), key_id);
+  EXPECT_EQ(str(base.json(), "address"), str(wallet, "address"));
+
+  const CtlRun page = ctl({"--json", "wallets", "list", "--limit", "1"});
+  ASSERT_EQ(page.code, 0) << page;
+  ASSERT_EQ(page.json().at("items").as_array().size(), 1u) << page;
+  EXPECT_EQ(str(page.json().at("items").at(0), "id"), str(base.json(), "id"));  // newest first
+  EXPECT_TRUE(has(page.json(), "nextPageToken")) << page;
+  const CtlRun all = ctl({"--json", "wallets", "list", "--limit", "1", "--all"});
+  ASSERT_EQ(all.code, 0) << all;
+  ASSERT_EQ(all.json().at("items").as_array().size(), 2u) << all;
+  EXPECT_EQ(str(all.json().at("items").at(1), "id"), id);
+  const CtlRun table = ctl({"wallets", "list"});
+  ASSERT_EQ(table.code, 0) << table;
+  EXPECT_EQ(table.out.rfind("ID", 0), 0u) << table;
+  EXPECT_NE(table.out.find("Ethereum"), std::string::npos) << table;
+  EXPECT_EQ(std::count(table.out.begin(), table.out.end(), '\n'), 3) << table;  // header + 2 wallets
+  const CtlRun partial = ctl({"wallets", "list", "--limit", "1"});
+  ASSERT_EQ(partial.code, 0) << partial;
+  EXPECT_NE(partial.err.find("more wallets: use --all"), std::string::npos) << partial;
+
+  // The daemon's refusals keep their exit codes; usage errors stop before any request.
+  const CtlRun unsupported = ctl({"wallets", "create", "--network", "Dogecoin"});
+  EXPECT_EQ(unsupported.code, 7) << unsupported;
+  EXPECT_NE(unsupported.err.find("unsupported network: Dogecoin"), std::string::npos) << unsupported;
+  EXPECT_EQ(ctl({"wallets", "get", "wa-aaaaa-bbbbb-cccccccccccccc"}).code, 4);
+  EXPECT_EQ(ctl({"wallets", "create", "--network", "Ethereum", "--key-id", "key-aaaaa-bbbbb-cccccccccccccc"}).code, 4);
+  EXPECT_EQ(ctl({"wallets", "create", "--name", "x"}).code, 2);  // no --network
+  EXPECT_EQ(ctl({"wallets", "create", "--network", "Ethereum", "--key-id", key_id, "--delay-delegation"}).code, 2);
+  EXPECT_EQ(ctl({"wallets", "delegate", id}).code, 2);  // no --user
+  EXPECT_EQ(ctl({"wallets"}).code, 2);
+  EXPECT_EQ(ctl({"--json", "wallets", "list"}).json().at("items").as_array().size(), 2u) << "nothing more was made";
+}
+
+TEST_F(SignerctlTest, AWalletIsDelegatedToAnEndUserAndListedByOwner) {
+  start();
+  const CtlRun alice = ctl({"--json", "users", "create", "--email", "alice@example.com", "--kind", "EndUser"});
+  ASSERT_EQ(alice.code, 0) << alice;
+  const std::string alice_id = str(alice.json(), "userId");
+  const CtlRun created = ctl({"--json", "wallets", "create", "--network", "Solana", "--delay-delegation"});
+  ASSERT_EQ(created.code, 0) << created;
+  const std::string id = str(created.json(), "id");
+  EXPECT_TRUE(created.json().at("custodial").as_bool()) << created;
+  ASSERT_EQ(ctl({"wallets", "create", "--network", "Bitcoin"}).code, 0);  // stays the organisation's
+
+  const CtlRun delegated = ctl({"--json", "wallets", "delegate", id, "--user", alice_id});
+  ASSERT_EQ(delegated.code, 0) << delegated;
+  EXPECT_EQ(str(delegated.json(), "walletId"), id);
+  EXPECT_EQ(str(delegated.json(), "status"), "Delegated");
+  const CtlRun read = ctl({"--json", "wallets", "get", id});
+  ASSERT_EQ(read.code, 0) << read;
+  EXPECT_FALSE(read.json().at("custodial").as_bool()) << read;
+  EXPECT_EQ(str(read.json().at("signingKey"), "delegatedTo"), alice_id);
+
+  // --owner takes the end user's id or username.
+  for (const std::string& owner : {alice_id, std::string("alice@example.com")}) {
+    const CtlRun mine = ctl({"--json", "wallets", "list", "--owner", owner});
+    ASSERT_EQ(mine.code, 0) << mine;
+    ASSERT_EQ(mine.json().at("items").as_array().size(), 1u) << mine;
+    EXPECT_EQ(str(mine.json().at("items").at(0), "id"), id);
+  }
+  const CtlRun nobody = ctl({"--json", "wallets", "list", "--owner", "nobody@example.com"});
+  ASSERT_EQ(nobody.code, 0) << nobody;
+  EXPECT_TRUE(nobody.json().at("items").as_array().empty()) << nobody;
+
+  // Delegation is one-way (the organisation no longer controls the key: 403), and only to an end user (400).
+  const CtlRun again = ctl({"wallets", "delegate", id, "--user", alice_id});
+  EXPECT_EQ(again.code, 6) << again;
+  const CtlRun custodial = ctl({"--json", "wallets", "create", "--network", "Ethereum", "--delay-delegation"});
+  ASSERT_EQ(custodial.code, 0) << custodial;
+  const CtlRun not_end_user =
+      ctl({"wallets", "delegate", str(custodial.json(), "id"), "--user", "us-aaaaa-bbbbb-cccccccccccccc"});
+  EXPECT_EQ(not_end_user.code, 7) << not_end_user;
+
+  // Over TCP a token holder reads wallets; a change needs a user action signature signerctl does not make.
+  const auto sa = create_service_account("wallet-reader");
+  const CtlRun listed = ctl_tcp({"--json", "wallets", "list"}, sa.token_file);
+  ASSERT_EQ(listed.code, 0) << listed;
+  EXPECT_EQ(listed.json().at("items").as_array().size(), 3u) << listed;
+  const CtlRun change = ctl_tcp({"wallets", "create", "--network", "Ethereum"}, sa.token_file);
+  EXPECT_EQ(change.code, 6) << change;
+  EXPECT_NE(change.err.find("user-action signing"), std::string::npos) << change;
 }
 
 TEST_F(SignerctlTest, AuditTailShowsTheNewestRecordsAndVerifyChecksTheChain) {

@@ -76,6 +76,13 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"RemovedTokenFile", kBase + "[auth]\ntcp_bearer_token_file=\"t\"\n", "tcp_bearer_token_file"},
         BadCase{"BadMode", kBase + "unix_socket_mode = \"rw\"\n", "octal mode"},
         BadCase{"BadLevel", kBase + "[log]\nlevel = \"loud\"\n", "log.level must be one of"},
+        BadCase{"UnknownLogComponent", kBase + "[log]\ncomponents = { hsm = \"debug\", sever = \"warn\" }\n",
+                "log.components names an unknown component 'sever' (known: hsm, store, api, server, identity)"},
+        BadCase{"BadComponentLevel", kBase + "[log]\ncomponents = { store = \"loud\" }\n",
+                "log.components.store must be one of trace, debug, info, warn, error, critical, off"},
+        BadCase{"ComponentLevelNotAString", kBase + "[log]\ncomponents = { store = 1 }\n",
+                "log.components.store must be one of"},
+        BadCase{"ComponentsNotATable", kBase + "[log]\ncomponents = \"debug\"\n", "log.components must be a table"},
         BadCase{"NegativeUid", kBase + "[auth]\nunix_allowed_uids = [-1]\n", "auth.unix_allowed_uids"},
         BadCase{"BadHealthTransport", kBase + "[auth]\nunauthenticated_health = [\"udp\"]\n",
                 "auth.unauthenticated_health may hold only"},
@@ -84,6 +91,24 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"PageDefaultAboveMax", kBase + "[limits]\nmax_page_size = 10\ndefault_page_size = 20\n",
                 "default_page_size must not exceed"}),
     [](const auto& info) { return info.param.name; });
+
+TEST(Config, LogComponentsHaveTheirOwnLevels) {
+  auto none = parse_config(kMinimal, "/etc/signerd");
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_EQ(none->log.level, "info");
+  EXPECT_TRUE(none->log.components.empty());
+
+  auto c = parse_config(kBase + "[log]\nlevel = \"warn\"\ncomponents = { hsm = \"debug\", server = \"off\" }\n",
+                        "/etc/signerd");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->log.level, "warn");
+  EXPECT_EQ(c->log.components, (std::map<std::string, std::string>{{"hsm", "debug"}, {"server", "off"}}));
+  // A [log.components] table means the same as the inline one.
+  auto table = parse_config(kBase + "[log]\nlevel = \"warn\"\n[log.components]\nhsm = \"debug\"\nserver = \"off\"\n",
+                            "/etc/signerd");
+  ASSERT_TRUE(table) << table.error().message;
+  EXPECT_EQ(table->log, c->log);
+}
 
 TEST(HostPort, ParsesIpv4Ipv6AndNames) {
   auto a = parse_host_port("127.0.0.1:8420");

@@ -245,6 +245,12 @@ TEST_F(StoreIdentityTest, ListAuditPagesNewestFirstBySeq) {
   EXPECT_FALSE(before_first->next_cursor);
 }
 
+TEST_F(StoreIdentityTest, AuditLengthIsTheNewestSeq) {
+  EXPECT_EQ(store_->audit_length().value(), 0);
+  for (int n = 1; n <= 3; ++n) ASSERT_TRUE(store_->append_audit(entry(n)));
+  EXPECT_EQ(store_->audit_length().value(), 3);
+}
+
 TEST_F(StoreIdentityTest, FailedChangesLeaveNoAuditRecordAndNoCustodyRecord) {
   ASSERT_TRUE(store_->insert_key(make_key("key-a")));
   ASSERT_TRUE(store_->insert_key(make_key("key-c", KeyStatus::kCreating)));
@@ -668,11 +674,13 @@ TEST_F(StoreIdentityTest, NewQueriesAreServedByIndexes) {
     expect_served_by_one_index(*connection, query);
   }
   // The head of the chain: the last entry of the primary key, one step whatever the table's size.
-  auto plan = connection->prepare("EXPLAIN QUERY PLAN " + std::string(sql::kAuditHead), "test");
-  ASSERT_TRUE(plan);
-  ASSERT_TRUE(plan->step().value());
-  EXPECT_EQ(plan->text(3), "SCAN audit");  // rowid order, no sort: LIMIT 1 stops after one row
-  EXPECT_FALSE(plan->step().value());
+  for (auto query : {sql::kAuditHead, sql::kAuditLength}) {
+    auto plan = connection->prepare("EXPLAIN QUERY PLAN " + std::string(query), "test");
+    ASSERT_TRUE(plan);
+    ASSERT_TRUE(plan->step().value());
+    EXPECT_EQ(plan->text(3), "SCAN audit") << query;  // rowid order, no sort: LIMIT 1 stops after one row
+    EXPECT_FALSE(plan->step().value());
+  }
 }
 
 }  // namespace
