@@ -106,37 +106,8 @@ json::object signature_json(const store::SignatureRecord& s) {
 
 std::string page_token(std::int64_t cursor) { return base64url_encode(as_bytes(std::to_string(cursor))); }
 
-struct PageParams {
-  std::optional<std::int64_t> before;
-  int limit = 0;
-};
-
 Result<PageParams> page_params(const Query& q, const ApiOptions& options) {
-  PageParams p;
-  p.limit = static_cast<int>(options.default_page_size);
-  if (auto limit = q.get("limit")) {
-    int v = 0;
-    const auto [end, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), v);
-    if (ec != std::errc{} || end != limit->data() + limit->size() || v < 1 ||
-        v > static_cast<int>(options.max_page_size)) {
-      return fail(ErrorCode::kInvalidArgument,
-                  "limit must be an integer from 1 to " + std::to_string(options.max_page_size));
-    }
-    p.limit = v;
-  }
-  if (auto token = q.get("paginationToken"); token && !token->empty()) {
-    auto raw = base64url_decode(*token);
-    std::int64_t v = 0;
-    bool ok = raw && !raw->empty() && raw->size() <= 20;
-    if (ok) {
-      const char* b = reinterpret_cast<const char*>(raw->data());
-      const auto [end, ec] = std::from_chars(b, b + raw->size(), v);
-      ok = ec == std::errc{} && end == b + raw->size() && v > 0;
-    }
-    if (!ok) return fail(ErrorCode::kInvalidArgument, "paginationToken is not valid");
-    p.before = v;
-  }
-  return p;
+  return ::signerd::api::page_params(q, options.default_page_size, options.max_page_size);
 }
 
 template <class T, class F>

@@ -3,7 +3,9 @@
 #include <boost/json/parse.hpp>
 
 #include <algorithm>
+#include <charconv>
 
+#include "common/hex.h"
 #include "common/time_format.h"
 
 namespace signerd::api {
@@ -121,5 +123,30 @@ Result<std::optional<std::string>> bounded(Result<std::optional<std::string>> v,
 }
 
 std::string iso(std::int64_t ms) { return format_iso8601(from_unix_millis(ms)); }
+
+Result<PageParams> page_params(const Query& q, unsigned default_size, unsigned max_size) {
+  PageParams p{std::nullopt, static_cast<int>(default_size)};
+  if (auto limit = q.get("limit")) {
+    int v = 0;
+    const auto [end, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), v);
+    if (ec != std::errc{} || end != limit->data() + limit->size() || v < 1 || v > static_cast<int>(max_size)) {
+      return fail(ErrorCode::kInvalidArgument, "limit must be an integer from 1 to " + std::to_string(max_size));
+    }
+    p.limit = v;
+  }
+  if (auto token = q.get("paginationToken"); token && !token->empty()) {
+    auto raw = base64url_decode(*token);
+    std::int64_t v = 0;
+    bool ok = raw && !raw->empty() && raw->size() <= 20;
+    if (ok) {
+      const char* b = reinterpret_cast<const char*>(raw->data());
+      const auto [end, ec] = std::from_chars(b, b + raw->size(), v);
+      ok = ec == std::errc{} && end == b + raw->size() && v > 0;
+    }
+    if (!ok) return fail(ErrorCode::kInvalidArgument, "paginationToken is not valid");
+    p.before = v;
+  }
+  return p;
+}
 
 }  // namespace signerd::api

@@ -47,6 +47,14 @@ struct Query {
   std::vector<std::pair<std::string, std::string>> params;
   std::optional<std::string> get(std::string_view name) const;
 };
+
+// ?limit&paginationToken: the page size (default_size when absent; 1..max_size) and the cursor a previous page's
+// nextPageToken carries (base64url of a row sequence).
+struct PageParams {
+  std::optional<std::int64_t> before;
+  int limit = 0;
+};
+Result<PageParams> page_params(const Query& q, unsigned default_size, unsigned max_size);
 std::optional<Query> parse_query(std::string_view query);
 std::optional<std::string> percent_decode(std::string_view text);
 
