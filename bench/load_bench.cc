@@ -5,9 +5,20 @@
 //
 // The HTTP client is a deliberately small blocking one (a request writer and a response reader that handles
 // Content-Length, chunked bodies and Connection: close), so that what is measured is the daemon, not a framework.
+//
+// With --token-file the requests carry "Authorization: Bearer <JWT>". With --cred-id and --credential-key-file as
+// well, every mutating request (key creation, signing) is preceded by the user-action flow of the Dfns API on the
+// same connection: POST /auth/action/init for the exact body, an ECDSA-SHA256 (DER) signature by the client's
+// credential key over clientData {"type":"key.get","challenge":…}, POST /auth/action, then the request with
+// x-dfns-useraction. One operation is the whole sequence: its latency and ops/s cover all three round trips and the
+// client's signature, and the report adds the mean time of each step.
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -20,10 +31,12 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <expected>
 #include <fstream>
 #include <iostream>
 #include <latch>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -56,18 +69,12 @@ enum class TransportError { kConnect, kWrite, kRead, kTimeout, kClosed, kMalform
 
 std::string_view name(TransportError e) {
   switch (e) {
-    case TransportError::kConnect:
-      return "connect";
-    case TransportError::kWrite:
-      return "write";
-    case TransportError::kRead:
-      return "read";
-    case TransportError::kTimeout:
-      return "timeout";
-    case TransportError::kClosed:
-      return "closed";
-    case TransportError::kMalformed:
-      return "malformed";
+    case TransportError::kConnect: return "connect";
+    case TransportError::kWrite: return "write";
+    case TransportError::kRead: return "read";
+    case TransportError::kTimeout: return "timeout";
+    case TransportError::kClosed: return "closed";
+    case TransportError::kMalformed: return "malformed";
   }
   return "unknown";
 }
@@ -312,6 +319,8 @@ struct Options {
   std::string unix_path;
   std::string tcp;
   std::string token_file;
+  std::string cred_id;
+  std::string credential_key_file;
   unsigned clients = 8;
   double seconds = 5;
   double warmup = 1;
@@ -327,11 +336,13 @@ std::string create_body(const std::string& curve) {
   return R"({"scheme":"EdDSA","curve":"ed25519"})";
 }
 
-// The "id" string member of a JSON object, found without a JSON library: key ids are plain ASCII.
-std::optional<std::string> json_id(std::string_view body) {
-  const auto key = body.find("\"id\"");
-  if (key == std::string_view::npos) return std::nullopt;
-  std::size_t i = key + 4;
+// The first string member named `key` of a JSON object, found without a JSON library. Only for the values this tool
+// reads (ids, challenges, user-action tokens: plain ASCII without escapes); nullopt for anything else.
+std::optional<std::string> json_string_member(std::string_view body, std::string_view key) {
+  const std::string quoted = "\"" + std::string(key) + "\"";
+  const auto at = body.find(quoted);
+  if (at == std::string_view::npos) return std::nullopt;
+  std::size_t i = at + quoted.size();
   auto skip_ws = [&] {
     while (i < body.size() && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r')) ++i;
   };
@@ -342,8 +353,12 @@ std::optional<std::string> json_id(std::string_view body) {
   if (i >= body.size() || body[i] != '"') return std::nullopt;
   const auto end = body.find('"', i + 1);
   if (end == std::string_view::npos) return std::nullopt;
-  return std::string(body.substr(i + 1, end - i - 1));
+  const std::string_view value = body.substr(i + 1, end - i - 1);
+  if (value.find('\\') != std::string_view::npos) return std::nullopt;
+  return std::string(value);
 }
+
+std::optional<std::string> json_id(std::string_view body) { return json_string_member(body, "id"); }
 
 std::string random_hex32(std::mt19937_64& rng) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -356,22 +371,151 @@ std::string random_hex32(std::mt19937_64& rng) {
   return out;
 }
 
+std::string excerpt(const std::string& body) { return body.size() > 300 ? body.substr(0, 300) + "…" : body; }
+
+std::string base64url(std::string_view data) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  out.reserve((data.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  auto byte = [&](std::size_t k) { return static_cast<unsigned>(static_cast<unsigned char>(data[k])); };
+  for (; i + 2 < data.size(); i += 3) {
+    const unsigned v = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
+    for (int shift : {18, 12, 6, 0}) out += kAlphabet[(v >> shift) & 63];
+  }
+  if (data.size() - i == 1) {
+    const unsigned v = byte(i) << 16;
+    for (int shift : {18, 12}) out += kAlphabet[(v >> shift) & 63];
+  } else if (data.size() - i == 2) {
+    const unsigned v = (byte(i) << 16) | (byte(i + 1) << 8);
+    for (int shift : {18, 12, 6}) out += kAlphabet[(v >> shift) & 63];
+  }
+  return out;
+}
+
+// The service account's credential: its id and private key (P-256: ECDSA-SHA256 with a DER signature, as
+// @dfns/sdk-keysigner signs; Ed25519 also works). Not thread-safe to share: each client thread loads its own.
+class Credential {
+ public:
+  Credential(std::string cred_id, const std::string& private_pem) : cred_id_(std::move(cred_id)) {
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+        BIO_new_mem_buf(private_pem.data(), static_cast<int>(private_pem.size())), &BIO_free);
+    if (bio) key_.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+    if (!key_) {
+      ERR_clear_error();
+      throw std::runtime_error("the credential key file holds no PEM private key OpenSSL can read");
+    }
+  }
+
+  const std::string& cred_id() const { return cred_id_; }
+
+  // base64url of the signature over `message`.
+  std::string sign_b64url(std::string_view message) const {
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+    const bool ed25519 = EVP_PKEY_get_base_id(key_.get()) == EVP_PKEY_ED25519;
+    const auto* m = reinterpret_cast<const unsigned char*>(message.data());
+    std::size_t size = 0;
+    if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, ed25519 ? nullptr : EVP_sha256(), nullptr, key_.get()) != 1 ||
+        EVP_DigestSign(ctx.get(), nullptr, &size, m, message.size()) != 1) {
+      ERR_clear_error();
+      throw std::runtime_error("OpenSSL cannot sign with the credential key");
+    }
+    std::string signature(size, '\0');
+    if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &size, m, message.size()) != 1) {
+      ERR_clear_error();
+      throw std::runtime_error("OpenSSL cannot sign with the credential key");
+    }
+    signature.resize(size);
+    return base64url(signature);
+  }
+
+ private:
+  std::string cred_id_;
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key_{nullptr, &EVP_PKEY_free};
+};
+
 class RequestWriter {
  public:
   explicit RequestWriter(std::string authorization) : authorization_(std::move(authorization)) {}
 
-  std::string post(std::string_view target, std::string_view body) const {
+  // `user_action`: the x-dfns-useraction token for this exact request, or empty.
+  std::string post(std::string_view target, std::string_view body, std::string_view user_action = {}) const {
     std::string r;
-    r.reserve(256 + body.size());
+    r.reserve(384 + body.size());
     r.append("POST ").append(target).append(" HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n");
-    if (!authorization_.empty()) r.append("Authorization: Bearer ").append(authorization_).append("\r\n");
+    append_authorization(r);
+    if (!user_action.empty()) r.append("x-dfns-useraction: ").append(user_action).append("\r\n");
     r.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n").append(body);
     return r;
   }
 
+  std::string get(std::string_view target) const {
+    std::string r;
+    r.reserve(256);
+    r.append("GET ").append(target).append(" HTTP/1.1\r\nHost: localhost\r\n");
+    append_authorization(r);
+    r.append("\r\n");
+    return r;
+  }
+
  private:
+  void append_authorization(std::string& r) const {
+    if (!authorization_.empty()) r.append("Authorization: Bearer ").append(authorization_).append("\r\n");
+  }
+
   std::string authorization_;
 };
+
+// Time spent in each step of the user-action flow, summed over operations.
+struct UserActionTimes {
+  std::int64_t init_ns = 0;         // POST /auth/action/init round trip
+  std::int64_t client_sign_ns = 0;  // the client's signature over clientData
+  std::int64_t action_ns = 0;       // POST /auth/action round trip
+};
+
+// The user-action flow for `POST path` with exactly `payload` as its body, on `conn`. Returns the token for the
+// x-dfns-useraction header, or an error key for the report ("action-init:401", "io:timeout", ...).
+std::expected<std::string, std::string> user_action(Connection& conn, const RequestWriter& writer,
+                                                    const Credential& credential, std::string_view path,
+                                                    std::string_view payload, UserActionTimes& times,
+                                                    std::string* refusal = nullptr) {
+  Response response;
+  const auto t0 = Clock::now();
+  const std::string init = R"({"userActionPayload":)" + json_quote(payload) +
+                           R"(,"userActionHttpMethod":"POST","userActionHttpPath":)" + json_quote(path) +
+                           R"(,"userActionServerKind":"Api"})";
+  if (auto e = conn.exchange(writer.post("/auth/action/init", init), response)) {
+    return std::unexpected("io:" + std::string(name(*e)));
+  }
+  const auto challenge = json_string_member(response.body, "challenge");
+  const auto identifier = json_string_member(response.body, "challengeIdentifier");
+  if (response.status != 200 || !challenge || !identifier) {
+    if (refusal) *refusal = std::to_string(response.status) + " " + excerpt(response.body);
+    return std::unexpected("action-init:" + std::to_string(response.status));
+  }
+  const auto t1 = Clock::now();
+  // Exactly these two members, compact: the daemon parses clientData and compares type and challenge.
+  const std::string client_data = R"({"type":"key.get","challenge":)" + json_quote(*challenge) + "}";
+  const std::string signature = credential.sign_b64url(client_data);
+  const auto t2 = Clock::now();
+  const std::string assertion = R"({"challengeIdentifier":)" + json_quote(*identifier) +
+                                R"(,"firstFactor":{"kind":"Key","credentialAssertion":{"credId":)" +
+                                json_quote(credential.cred_id()) + R"(,"clientData":")" + base64url(client_data) +
+                                R"(","signature":")" + signature + R"("}}})";
+  if (auto e = conn.exchange(writer.post("/auth/action", assertion), response)) {
+    return std::unexpected("io:" + std::string(name(*e)));
+  }
+  auto token = json_string_member(response.body, "userAction");
+  if (response.status != 200 || !token) {
+    if (refusal) *refusal = std::to_string(response.status) + " " + excerpt(response.body);
+    return std::unexpected("action:" + std::to_string(response.status));
+  }
+  const auto t3 = Clock::now();
+  times.init_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
+  times.client_sign_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(t2 - t1).count();
+  times.action_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(t3 - t2).count();
+  return std::move(*token);
+}
 
 std::string sign_body(const std::string& kind, std::mt19937_64& rng) {
   if (kind == "Message") return R"({"kind":"Message","message":")" + random_hex32(rng) + "\"}";
@@ -384,13 +528,13 @@ bool is_success(const std::string& mode, const Response& r) {
   return json_id(r.body).has_value();
 }
 
-std::string excerpt(const std::string& body) { return body.size() > 300 ? body.substr(0, 300) + "…" : body; }
-
 struct ClientResult {
   std::vector<std::int64_t> latencies_ns;
-  std::map<std::string, std::uint64_t> errors;  // "500", "200-unsigned", "io:timeout", ...
+  std::map<std::string, std::uint64_t> errors;  // "500", "200-unsigned", "io:timeout", "action-init:401", ...
   std::uint64_t requests = 0;
   std::uint64_t reconnects = 0;
+  UserActionTimes user_action;        // over the successful operations
+  std::int64_t final_request_ns = 0;  // the request itself, after its user action, over the successful operations
   Clock::time_point finished;
 };
 
@@ -414,41 +558,77 @@ int run(const Options& opt) {
     std::getline(in, token);
     while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
   }
+  std::string credential_pem;
+  if (!opt.credential_key_file.empty()) {
+    std::ifstream in(opt.credential_key_file);
+    if (!in) throw std::runtime_error("cannot read credential key file " + opt.credential_key_file);
+    std::ostringstream pem;
+    pem << in.rdbuf();
+    credential_pem = pem.str();
+  }
+  const bool with_user_action = !opt.cred_id.empty();
+  if (with_user_action) Credential{opt.cred_id, credential_pem};  // a bad key file fails here, not in a client
   const RequestWriter writer(token);
   const std::chrono::milliseconds timeout(opt.timeout_ms);
   std::mt19937_64 setup_rng(std::random_device{}());
 
-  // Sign mode signs with one key, created here, and checks once that signing works before measuring anything.
-  std::string sign_target;
+  // Sign and get modes use one key, created here, and check once that the request works before measuring anything.
+  std::string key_target;
   std::string kind = opt.kind == "hash" ? "Hash" : opt.kind == "message" ? "Message" : "";
-  if (opt.mode == "sign") {
+  if (opt.mode == "sign" || opt.mode == "get") {
     Connection setup(endpoint, timeout);
+    std::optional<Credential> credential;
+    if (with_user_action) credential.emplace(opt.cred_id, credential_pem);
+    UserActionTimes ignored;
+    // A POST as the measured clients send it: with a user action when there is a credential.
+    auto post = [&](const std::string& target, const std::string& body, Response& r) {
+      std::string ua;
+      if (credential) {
+        std::string refusal;
+        auto got = user_action(setup, writer, *credential, target, body, ignored, &refusal);
+        if (!got) throw std::runtime_error("user action for POST " + target + ": " + got.error() + " " + refusal);
+        ua = std::move(*got);
+      }
+      if (auto e = setup.exchange(writer.post(target, body, ua), r)) {
+        throw std::runtime_error("POST " + target + " to " + endpoint.describe() + ": " + describe(*e, setup));
+      }
+    };
     Response r;
-    if (auto e = setup.exchange(writer.post("/keys", create_body(opt.curve)), r)) {
-      throw std::runtime_error("POST /keys to " + endpoint.describe() + ": " + describe(*e, setup));
-    }
+    post("/keys", create_body(opt.curve), r);
     const auto id = json_id(r.body);
     if (r.status != 200 || !id) {
-      throw std::runtime_error("POST /keys answered " + std::to_string(r.status) + ": " + excerpt(r.body));
+      throw std::runtime_error("POST /keys answered " + std::to_string(r.status) + ": " + excerpt(r.body) +
+                               (!token.empty() && !with_user_action ? " (a token holder needs --cred-id and "
+                                                                      "--credential-key-file to sign user actions)"
+                                                                    : ""));
     }
-    sign_target = "/keys/" + *id + "/signatures";
-    // auto: Hash, and for ed25519 fall back to Message if the daemon refuses a hash (EdDSA signs messages).
-    std::vector<std::string> kinds =
-        kind.empty() ? std::vector<std::string>{"Hash", "Message"} : std::vector<std::string>{kind};
-    if (kind.empty() && opt.curve != "ed25519") kinds.pop_back();
-    std::string tried;
-    kind.clear();
-    for (const auto& k : kinds) {
-      if (auto e = setup.exchange(writer.post(sign_target, sign_body(k, setup_rng)), r)) {
-        throw std::runtime_error("POST " + sign_target + ": " + describe(*e, setup));
+    key_target = "/keys/" + *id;
+    if (opt.mode == "get") {
+      if (auto e = setup.exchange(writer.get(key_target), r)) {
+        throw std::runtime_error("GET " + key_target + ": " + describe(*e, setup));
       }
-      if (is_success("sign", r)) {
-        kind = k;
-        break;
+      if (!is_success("get", r)) {
+        throw std::runtime_error("GET " + key_target + " answered " + std::to_string(r.status) + ": " +
+                                 excerpt(r.body));
       }
-      tried += " " + k + " -> " + std::to_string(r.status) + " " + excerpt(r.body) + ";";
+    } else {
+      key_target += "/signatures";
+      // auto: Hash, and for ed25519 fall back to Message if the daemon refuses a hash (EdDSA signs messages).
+      std::vector<std::string> kinds =
+          kind.empty() ? std::vector<std::string>{"Hash", "Message"} : std::vector<std::string>{kind};
+      if (kind.empty() && opt.curve != "ed25519") kinds.pop_back();
+      std::string tried;
+      kind.clear();
+      for (const auto& k : kinds) {
+        post(key_target, sign_body(k, setup_rng), r);
+        if (is_success("sign", r)) {
+          kind = k;
+          break;
+        }
+        tried += " " + k + " -> " + std::to_string(r.status) + " " + excerpt(r.body) + ";";
+      }
+      if (kind.empty()) throw std::runtime_error("signing with " + *id + " fails:" + tried);
     }
-    if (kind.empty()) throw std::runtime_error("signing with " + *id + " fails:" + tried);
   }
 
   const unsigned n = opt.clients;
@@ -461,37 +641,68 @@ int run(const Options& opt) {
     ClientResult& result = results[index];
     Connection conn(endpoint, timeout);
     std::mt19937_64 rng(std::random_device{}() + index);
+    std::optional<Credential> credential;
+    if (with_user_action && opt.mode != "get") credential.emplace(opt.cred_id, credential_pem);
     conn.connect();  // a failure here shows up as the first request's error
     ready.count_down();
     go.wait();
     result.latencies_ns.reserve(1 << 16);
-    const std::string create_request = writer.post("/keys", create_body(opt.curve));
+    const std::string get_request = writer.get(key_target);
+    std::string target = opt.mode == "sign" ? key_target : "/keys";
+    std::string body = create_body(opt.curve);
     std::string request;
     Response response;
+    UserActionTimes steps;
     for (;;) {
-      const std::string* to_send = &create_request;
-      if (opt.mode == "sign") {
-        request = writer.post(sign_target, sign_body(kind, rng));
-        to_send = &request;
-      }
+      if (opt.mode == "sign") body = sign_body(kind, rng);
       const auto t0 = Clock::now();
       if (t0 >= end) break;
-      const auto error = conn.exchange(*to_send, response);
+      std::optional<std::string> failure;  // an error key, when the operation failed before its request
+      UserActionTimes op_steps;
+      std::optional<TransportError> error;
+      auto t_request = t0;
+      if (opt.mode == "get") {
+        error = conn.exchange(get_request, response);
+      } else {
+        std::string ua;
+        if (credential) {
+          auto got = user_action(conn, writer, *credential, target, body, op_steps);
+          if (got) {
+            ua = std::move(*got);
+          } else {
+            failure = std::move(got.error());
+          }
+        }
+        if (!failure) {
+          t_request = Clock::now();
+          request = writer.post(target, body, ua);
+          error = conn.exchange(request, response);
+        }
+      }
       const auto t1 = Clock::now();
       // A daemon that refuses connections would otherwise be hammered in a tight loop.
-      if (error == TransportError::kConnect) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (error == TransportError::kConnect || (failure && failure->starts_with("io:connect"))) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
       if (t0 < measure_start) continue;  // warm-up
       ++result.requests;
-      if (error) {
+      if (failure) {
+        ++result.errors[*failure];
+      } else if (error) {
         ++result.errors["io:" + std::string(name(*error))];
       } else if (is_success(opt.mode, response)) {
         result.latencies_ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
+        steps.init_ns += op_steps.init_ns;
+        steps.client_sign_ns += op_steps.client_sign_ns;
+        steps.action_ns += op_steps.action_ns;
+        result.final_request_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t_request).count();
       } else if (response.status == 200) {
         ++result.errors[opt.mode == "sign" ? "200-unsigned" : "200-no-id"];
       } else {
         ++result.errors[std::to_string(response.status)];
       }
     }
+    result.user_action = steps;
     result.finished = Clock::now();
     result.reconnects = conn.connects() > 0 ? conn.connects() - 1 : 0;
   };
@@ -509,6 +720,8 @@ int run(const Options& opt) {
   std::vector<std::int64_t> all;
   std::map<std::string, std::uint64_t> errors;
   std::uint64_t requests = 0, error_count = 0, reconnects = 0;
+  UserActionTimes steps;
+  std::int64_t final_request_ns = 0;
   Clock::time_point last = measure_start;
   for (auto& r : results) {
     all.insert(all.end(), r.latencies_ns.begin(), r.latencies_ns.end());
@@ -518,21 +731,37 @@ int run(const Options& opt) {
     }
     requests += r.requests;
     reconnects += r.reconnects;
+    steps.init_ns += r.user_action.init_ns;
+    steps.client_sign_ns += r.user_action.client_sign_ns;
+    steps.action_ns += r.user_action.action_ns;
+    final_request_ns += r.final_request_ns;
     last = std::max(last, r.finished);
   }
   const double elapsed = std::chrono::duration<double>(last - measure_start).count();
   const LatencySummary s = summarize(std::move(all));
   const double ops_per_s = elapsed > 0 ? static_cast<double>(s.count) / elapsed : 0;
+  const bool measured_user_action = with_user_action && opt.mode != "get";
+  auto mean_us = [&](std::int64_t total_ns) {
+    return s.count > 0 ? static_cast<double>(total_ns) / static_cast<double>(s.count) / 1000.0 : 0.0;
+  };
 
   std::ostringstream json;
   json << "{\"tool\":\"signerd_load\",\"target\":" << json_quote(endpoint.describe())
        << ",\"mode\":" << json_quote(opt.mode) << ",\"curve\":" << json_quote(opt.curve);
   if (opt.mode == "sign") json << ",\"kind\":" << json_quote(kind);
+  json << ",\"auth\":" << json_quote(measured_user_action ? "bearer+user-action" : token.empty() ? "none" : "bearer");
   json << ",\"clients\":" << n << ",\"warmup_s\":" << fixed(opt.warmup) << ",\"seconds\":" << fixed(elapsed, 3)
        << ",\"requests\":" << requests << ",\"ok\":" << s.count << ",\"errors\":" << error_count
        << ",\"ops_per_s\":" << fixed(ops_per_s) << ",\"p50_us\":" << fixed(s.p50_us)
        << ",\"p90_us\":" << fixed(s.p90_us) << ",\"p99_us\":" << fixed(s.p99_us) << ",\"max_us\":" << fixed(s.max_us)
-       << ",\"mean_us\":" << fixed(s.mean_us) << ",\"reconnects\":" << reconnects << ",\"errors_by_status\":{";
+       << ",\"mean_us\":" << fixed(s.mean_us);
+  if (measured_user_action) {
+    json << ",\"mean_action_init_us\":" << fixed(mean_us(steps.init_ns))
+         << ",\"mean_client_sign_us\":" << fixed(mean_us(steps.client_sign_ns))
+         << ",\"mean_action_us\":" << fixed(mean_us(steps.action_ns))
+         << ",\"mean_request_us\":" << fixed(mean_us(final_request_ns));
+  }
+  json << ",\"reconnects\":" << reconnects << ",\"errors_by_status\":{";
   bool first = true;
   for (const auto& [what, count] : errors) {
     json << (first ? "" : ",") << json_quote(what) << ":" << count;
@@ -541,11 +770,19 @@ int run(const Options& opt) {
   json << "}}";
   std::cout << json.str() << std::endl;
 
-  std::cerr << "load " << opt.mode << " " << opt.curve << " " << endpoint.describe() << " clients=" << n << ": "
-            << fixed(ops_per_s) << " ops/s, p50 " << fixed(s.p50_us / 1000) << " ms, p90 " << fixed(s.p90_us / 1000)
-            << " ms, p99 " << fixed(s.p99_us / 1000) << " ms, max " << fixed(s.max_us / 1000) << " ms, " << error_count
-            << " errors";
+  std::cerr << "load " << opt.mode << " " << opt.curve << " " << endpoint.describe()
+            << (measured_user_action ? " +user-action"
+                : token.empty()      ? ""
+                                     : " +bearer")
+            << " clients=" << n << ": " << fixed(ops_per_s) << " ops/s, p50 " << fixed(s.p50_us / 1000) << " ms, p90 "
+            << fixed(s.p90_us / 1000) << " ms, p99 " << fixed(s.p99_us / 1000) << " ms, max " << fixed(s.max_us / 1000)
+            << " ms, " << error_count << " errors";
   for (const auto& [what, count] : errors) std::cerr << " [" << what << "=" << count << "]";
+  if (measured_user_action) {
+    std::cerr << "; mean per op: action/init " << fixed(mean_us(steps.init_ns) / 1000) << " ms, client signature "
+              << fixed(mean_us(steps.client_sign_ns) / 1000) << " ms, action " << fixed(mean_us(steps.action_ns) / 1000)
+              << " ms, request " << fixed(mean_us(final_request_ns) / 1000) << " ms";
+  }
   std::cerr << "\n";
   return error_count == 0 && s.count > 0 ? 0 : 1;
 }
@@ -559,7 +796,15 @@ int main(int argc, char** argv) {
   auto* unix_opt = app.add_option("--unix", opt.unix_path, "daemon's Unix socket");
   auto* tcp_opt = app.add_option("--tcp", opt.tcp, "daemon's TCP listener, HOST:PORT");
   unix_opt->excludes(tcp_opt);
-  app.add_option("--token-file", opt.token_file, "file with the bearer token sent as Authorization");
+  auto* token_opt =
+      app.add_option("--token-file", opt.token_file, "file with the JWT (service account token) sent as Authorization");
+  auto* cred_opt =
+      app.add_option("--cred-id", opt.cred_id, "credId of the token's credential: sign user actions")->needs(token_opt);
+  auto* key_opt =
+      app.add_option("--credential-key-file", opt.credential_key_file, "PEM private key of that credential (P-256)")
+          ->check(CLI::ExistingFile);
+  cred_opt->needs(key_opt);
+  key_opt->needs(cred_opt);
   app.add_option("--clients", opt.clients, "concurrent clients, one thread and connection each")
       ->check(CLI::Range(1u, 4096u))
       ->capture_default_str();
@@ -568,8 +813,8 @@ int main(int argc, char** argv) {
   app.add_option("--curve", opt.curve, "key curve")
       ->check(CLI::IsMember({"secp256k1", "p256", "ed25519"}))
       ->capture_default_str();
-  app.add_option("--mode", opt.mode, "sign: sign with one key; create: create keys")
-      ->check(CLI::IsMember({"sign", "create"}))
+  app.add_option("--mode", opt.mode, "sign: sign with one key; create: create keys; get: GET /keys/{id} of one key")
+      ->check(CLI::IsMember({"sign", "create", "get"}))
       ->capture_default_str();
   app.add_option("--kind", opt.kind, "signature request kind; auto = Hash, or Message if ed25519 refuses Hash")
       ->check(CLI::IsMember({"auto", "hash", "message"}))
