@@ -190,6 +190,9 @@ int run(const std::string& config_path, config::Config cfg) {
       .info("hsm ready library=\"{}\" token=\"{}\" serial={} sessions={}", hsm_status.library_description,
             hsm_status.token_label, hsm_status.token_serial, hsm_status.sessions_total);
 
+  // Declared before the store so that it is destroyed after it: the store's writer thread finishes signing
+  // requests by calling and then destroying their reply handlers, which hold work on this io_context's strands.
+  boost::asio::io_context io(static_cast<int>(cfg.server.io_threads));
   auto store = store::Store::open(cfg.store.path);
   if (!store) {
     spdlog::critical("cannot open the store: {}", store.error().message);
@@ -272,7 +275,6 @@ int run(const std::string& config_path, config::Config cfg) {
   api_options.asset_accounts = &asset_accounts;
   api_options.public_keys = &public_keys;
   api::Api api(keys, wallets, identity_ref, std::move(api_options));
-  boost::asio::io_context io(static_cast<int>(cfg.server.io_threads));
   boost::asio::thread_pool workers(cfg.server.worker_threads);
   daemon::Server server(io, workers, api, std::move(so));
   if (auto r = server.listen(); !r) {
