@@ -265,28 +265,6 @@ Result<json::value> key_with_wallets(core::WalletService& wallets, Result<json::
   return key;
 }
 
-constexpr std::size_t kMaxTags = 50;
-constexpr std::size_t kMaxTagBytes = 256;
-
-// tags: an array of 1 to 256-character strings, at most kMaxTags.
-Result<std::optional<std::vector<std::string>>> decode_tags(const json::object& obj) {
-  const auto* v = obj.if_contains("tags");
-  if (!v) return std::nullopt;
-  if (!v->is_array() || v->as_array().size() > kMaxTags) {
-    return fail(ErrorCode::kInvalidArgument,
-                "field 'tags' must be an array of at most " + std::to_string(kMaxTags) + " strings");
-  }
-  std::vector<std::string> tags;
-  for (const auto& t : v->as_array()) {
-    if (!t.is_string() || t.as_string().empty() || t.as_string().size() > kMaxTagBytes) {
-      return fail(ErrorCode::kInvalidArgument,
-                  "field 'tags' must hold strings of 1 to " + std::to_string(kMaxTagBytes) + " characters");
-    }
-    tags.emplace_back(t.as_string());
-  }
-  return tags;
-}
-
 Result<json::value> create_wallet(core::WalletService& wallets, core::IdentityService& identity,
                                   const core::Principal& who, std::string_view body) {
   auto obj = parse_object(body);

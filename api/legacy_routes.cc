@@ -16,8 +16,6 @@ using http_verb = boost::beast::http::verb;
 constexpr std::size_t kMaxNameBytes = 256;
 constexpr std::size_t kMaxExternalIdBytes = 256;
 constexpr std::size_t kMaxIdBytes = 64;
-constexpr std::size_t kMaxTags = 50;
-constexpr std::size_t kMaxTagBytes = 256;
 // An EdDSA public key signs the message itself (KeyService's limit); hex doubles it.
 constexpr std::size_t kMaxHashHexChars = 2 + 2 * core::KeyService::kMaxMessageBytes;
 
@@ -38,24 +36,6 @@ Result<std::optional<std::string>> bounded(Result<std::optional<std::string>> v,
                 "field '" + std::string(field) + "' must be 1 to " + std::to_string(max) + " characters");
   }
   return v;
-}
-
-Result<std::vector<std::string>> decode_tags(const json::object& obj) {
-  std::vector<std::string> tags;
-  const auto* v = obj.if_contains("tags");
-  if (!v) return tags;
-  if (!v->is_array() || v->as_array().size() > kMaxTags) {
-    return fail(ErrorCode::kInvalidArgument,
-                "field 'tags' must be an array of at most " + std::to_string(kMaxTags) + " strings");
-  }
-  for (const auto& t : v->as_array()) {
-    if (!t.is_string() || t.as_string().empty() || t.as_string().size() > kMaxTagBytes) {
-      return fail(ErrorCode::kInvalidArgument,
-                  "field 'tags' must hold strings of 1 to " + std::to_string(kMaxTagBytes) + " characters");
-    }
-    tags.emplace_back(t.as_string());
-  }
-  return tags;
 }
 
 // groupSize and groupThreshold are MPC settings: an HSM key has one signer, so only 1 is accepted.
@@ -172,7 +152,7 @@ Result<json::value> create_asset_account(core::AssetAccountService& accounts, co
   req.external_id = *external_id;
   auto tags = decode_tags(*obj);
   if (!tags) return std::unexpected(tags.error());
-  req.tags = std::move(*tags);
+  if (*tags) req.tags = std::move(**tags);
   if (auto r = check_group(*obj); !r) return std::unexpected(r.error());
   // Without publicKey the account creates a public key (and its key).
   if (!req.public_key_id) {

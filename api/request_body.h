@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.h"
 
@@ -38,6 +39,9 @@ class BodyFields {
 // A string field, when present, must be 1 to `max` characters (kInvalidArgument naming the field).
 Result<std::optional<std::string>> bounded(Result<std::optional<std::string>> v, std::string_view field,
                                            std::size_t max);
+
+// "tags": absent (nullopt), or an array of at most 50 strings of 1 to 256 characters (kInvalidArgument otherwise).
+Result<std::optional<std::vector<std::string>>> decode_tags(const boost::json::object& obj);
 
 // A time as the API shows it (ISO 8601, UTC, milliseconds).
 std::string iso(std::int64_t ms);
