@@ -76,6 +76,16 @@ bool Uint256::mul_add(std::uint64_t multiplier, std::uint64_t addend) {
   return carry == 0;
 }
 
+bool Uint256::add(const Uint256& value) {
+  unsigned __int128 carry = 0;
+  for (std::size_t i = 4; i-- > 0;) {
+    const unsigned __int128 sum = static_cast<unsigned __int128>(limbs_[i]) + value.limbs_[i] + carry;
+    limbs_[i] = static_cast<std::uint64_t>(sum);
+    carry = sum >> 64;
+  }
+  return carry == 0;
+}
+
 bool Uint256::sub(std::uint64_t value) {
   if (*this < from_u64(value)) return false;
   std::uint64_t borrow = value;

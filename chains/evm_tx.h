@@ -50,6 +50,8 @@ class Uint256 {
 
   // *this = *this * multiplier + addend. Returns false, leaving *this unspecified, when the result exceeds 2^256 - 1.
   bool mul_add(std::uint64_t multiplier, std::uint64_t addend);
+  // *this += value. Returns false, leaving *this unspecified, when the sum exceeds 2^256 - 1.
+  bool add(const Uint256& value);
   // *this -= value. Returns false, leaving *this unspecified, when value > *this.
   bool sub(std::uint64_t value);
   // *this /= divisor (non-zero); returns the remainder.

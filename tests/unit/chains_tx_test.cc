@@ -107,6 +107,20 @@ TEST(Uint256, DecimalAndBytes) {
             "57896044618658097711785492504343953926634992332820282019728792003956564819949");  // 2^255 - 19
 }
 
+TEST(Uint256, AddCarriesAcrossLimbsAndRefusesOverflow) {
+  Uint256 a = u256("18446744073709551615");  // 2^64 - 1
+  ASSERT_TRUE(a.add(Uint256::from_u64(1)));
+  EXPECT_EQ(a.to_decimal(), "18446744073709551616");
+  Uint256 b = u256("340282366920938463463374607431768211455");  // 2^128 - 1
+  ASSERT_TRUE(b.add(u256("340282366920938463463374607431768211457")));
+  EXPECT_EQ(b.to_decimal(), "680564733841876926926749214863536422912");  // 2^129
+  Uint256 max = *Uint256::from_big_endian(Bytes(32, 0xff));
+  Uint256 same = max;
+  ASSERT_TRUE(same.add(Uint256{}));
+  EXPECT_EQ(same, max);
+  EXPECT_FALSE(max.add(Uint256::from_u64(1)));
+}
+
 TEST(Uint256, JsonIntegerSyntax) {
   EXPECT_EQ(*parse_evm_quantity(json::value(42), "x"), Uint256::from_u64(42));
   EXPECT_EQ(*parse_evm_quantity(json::value(1e3), "x"), Uint256::from_u64(1000));
