@@ -50,3 +50,11 @@ set_tests_properties(interop.smart_accounts PROPERTIES LABELS interop TIMEOUT 30
 add_test(NAME interop.proxy_creation_code
   COMMAND node ${PROJECT_SOURCE_DIR}/tools/extract_proxy_creation_code.mjs --check)
 set_tests_properties(interop.proxy_creation_code PROPERTIES LABELS interop TIMEOUT 60)
+
+# smart/user_operation: createAccount and handleOps calldata, the v0.8 userOpHash, the bundler JSON and recover_signer
+# against ethers, via the userop_vectors tool; then on a Hardhat node with EntryPoint v0.8 + SimpleAccountFactory:
+# getUserOpHash agrees, and zero-fee activation ops signed by random owners deploy their accounts. Needs no daemon.
+add_test(NAME interop.user_operation
+  COMMAND ${CMAKE_COMMAND} -E env SIGNERD_USEROP_VECTORS=$<TARGET_FILE:userop_vectors>
+          node --test ${CMAKE_CURRENT_SOURCE_DIR}/interop/user_operation.test.mjs)
+set_tests_properties(interop.user_operation PROPERTIES LABELS interop TIMEOUT 300)
