@@ -10,6 +10,7 @@
 #include "api/request_body.h"
 #include "core/smart_account_service.h"
 #include "smart/app_signature.h"
+#include "smart/user_operation.h"
 
 namespace signerd::api {
 namespace {
@@ -35,25 +36,29 @@ json::object gas_tank_json(const core::SmartAccount& a) {
           {"decimals", r.gas_tank_decimals}};
 }
 
+json::object account_json(const core::SmartAccount& a, const store::SmartAccountNetworkRecord& n) {
+  json::object o{{"id", n.id},
+                 {"createdAt", smart::format_rfc3339_ns(n.date_created_ns)},
+                 {"updatedAt", ns_time(n.date_updated_ns)},
+                 {"ownerId", a.record.id},
+                 {"status", n.status},
+                 {"aaAddress", n.aa_address},
+                 {"chainId", n.chain_id},
+                 {"network", n.network},
+                 {"clientId", a.client_id},
+                 {"appId", a.record.app_id},
+                 {"version", n.version}};
+  if (n.tx_hash) o["txHash"] = *n.tx_hash;
+  if (n.failure_reason) o["reason"] = *n.failure_reason;
+  if (n.date_deployed_ns) o["deployedAt"] = smart::format_rfc3339_ns(*n.date_deployed_ns);
+  if (n.deployed_block) o["blockNumber"] = *n.deployed_block;
+  return o;
+}
+
 json::object smart_account_json(const core::SmartAccount& a) {
   const auto& r = a.record;
   json::array accounts;
-  for (const auto& n : a.accounts) {
-    json::object o{{"id", n.id},
-                   {"createdAt", smart::format_rfc3339_ns(n.date_created_ns)},
-                   {"updatedAt", ns_time(n.date_updated_ns)},
-                   {"ownerId", r.id},
-                   {"status", n.status},
-                   {"aaAddress", n.aa_address},
-                   {"chainId", n.chain_id},
-                   {"network", n.network},
-                   {"clientId", a.client_id},
-                   {"appId", r.app_id},
-                   {"version", n.version}};
-    if (n.tx_hash) o["txHash"] = *n.tx_hash;
-    if (n.failure_reason) o["reason"] = *n.failure_reason;
-    accounts.push_back(std::move(o));
-  }
+  for (const auto& n : a.accounts) accounts.push_back(account_json(a, n));
   return {{"id", r.id},
           {"createdAt", smart::format_rfc3339_ns(r.date_created_ns)},
           {"updatedAt", ns_time(r.date_updated_ns)},
@@ -241,9 +246,44 @@ std::optional<Response> route_smart_accounts(core::SmartAccountService* service,
                     json::object{{"deposit", std::move(entry)}, {"gasTank", gas_tank_json(done->account)}}, version,
                     keep_alive);
   }
-  auto activated = service->activate(*app, id, parts[5]);
+  // Activation: an empty body, {} or {"signature": "0x…"} (v0.8's second call).
+  std::optional<std::string> signature;
+  if (!request.body().empty()) {
+    auto obj = parse_object(request.body());
+    if (!obj) return error(obj.error());
+    BodyFields f(*obj);
+    if (auto r = f.only({"signature"}); !r) return error(r.error());
+    if (const auto* sig = obj->if_contains("signature"); sig && !sig->is_null()) {
+      if (!sig->is_string()) return failure(ErrorCode::kInvalidArgument, "field 'signature' must be a hex string");
+      signature = std::string(sig->as_string());
+    }
+  }
+  auto activated = service->activate(*app, caller, id, parts[5], signature);
   if (!activated) return error(activated.error());
-  return envelope(http::status::ok, "activation started", nullptr, version, keep_alive);
+  json::object data{{"gasTank", gas_tank_json(activated->account)}};
+  for (const auto& n : activated->account.accounts) {
+    if (n.id == activated->account_id) data["account"] = account_json(activated->account, n);
+  }
+  if (activated->to_sign) {
+    const auto& t = *activated->to_sign;
+    data["userOpHash"] = to_hex_0x(t.hash);
+    data["userOperation"] = smart::user_op_to_json(t.op);
+    data["entryPoint"] = chains::eip55_encode(t.entry_point);
+    data["chainId"] = t.chain_id;
+    return envelope(http::status::ok,
+                    "sign userOpHash with the owner's key (ECDSA over the hash as is, no message prefix) and send "
+                    "{\"signature\": \"0x…\"} to this URL",
+                    std::move(data), version, keep_alive);
+  }
+  if (activated->on_chain) {
+    return envelope(http::status::ok, "the account's code is already on chain: marked deployed, nothing charged",
+                    std::move(data), version, keep_alive);
+  }
+  return envelope(http::status::accepted,
+                  activated->sent ? "deployment sent; the account is deployed once the transaction is mined"
+                                  : "deployment recorded; the node could not be reached, signerd resends the "
+                                    "transaction",
+                  std::move(data), version, keep_alive);
 }
 
 }  // namespace signerd::api

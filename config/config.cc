@@ -138,7 +138,8 @@ Result<SmartAccountsConfig> parse_smart_accounts(const toml::table* table, const
   SmartAccountsConfig out;
   if (!table) return out;
   for (const auto& [k, v] : *table) {
-    if (k.str() != "networks" && k.str() != "gas_tank_token") {
+    if (k.str() != "networks" && k.str() != "gas_tank_token" && k.str() != "rpc_timeout_ms" &&
+        k.str() != "poll_interval_ms") {
       return fail(ErrorCode::kInvalidArgument, fmt::format("unknown key 'smart_accounts.{}'", k.str()));
     }
   }
@@ -153,6 +154,13 @@ Result<SmartAccountsConfig> parse_smart_accounts(const toml::table* table, const
       out.gas_tank_token.name = *name;
     }
     out.gas_tank_token.decimals = decimals;
+  }
+  {
+    Section s(table, "smart_accounts");
+    SIGNERD_TRY(timeout, millis(s, "rpc_timeout_ms", out.rpc_timeout, 100, 120000));
+    SIGNERD_TRY(poll, millis(s, "poll_interval_ms", out.poll_interval, 50, 600000));
+    out.rpc_timeout = timeout;
+    out.poll_interval = poll;
   }
   const toml::node* networks = table->get("networks");
   if (!networks) return out;
@@ -176,6 +184,8 @@ Result<SmartAccountsConfig> parse_smart_accounts(const toml::table* table, const
     SIGNERD_TRY(rpc_url, s.get<std::string>("rpc_url"));
     SIGNERD_TRY(relayer, s.get<std::string>("relayer_key_id"));
     SIGNERD_TRY(fee, s.get<std::string>("activation_fee"));
+    SIGNERD_TRY(confirmations, s.get_in_range<std::uint32_t>("confirmations", n.confirmations, 1, 1000));
+    n.confirmations = confirmations;
     if (auto r = s.refuse_unknown(); !r) return std::unexpected(r.error());
     if (!name || name->empty() || name->size() > 64) return s.bad("name", "is required (1 to 64 characters)");
     if (!names.insert(*name).second) return s.bad("name", fmt::format("'{}' is used by two networks", *name));

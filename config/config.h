@@ -110,6 +110,7 @@ struct SmartNetworkConfig {
   std::string rpc_url;                   // JSON-RPC endpoint (http:// or https://); empty: none
   std::string relayer_key_id;            // an HSM key of signerd (secp256k1) that pays for deployments; empty: none
   std::string activation_fee = "0";      // decimal string, in the gas-tank token's smallest unit
+  std::uint32_t confirmations = 1;       // blocks (the receipt's included) before a deployment counts as done
 
   bool operator==(const SmartNetworkConfig&) const = default;
 };
@@ -124,6 +125,8 @@ struct GasTankTokenConfig {
 struct SmartAccountsConfig {
   std::vector<SmartNetworkConfig> networks;  // none: smart accounts get no accounts[] (and creation is refused)
   GasTankTokenConfig gas_tank_token;
+  std::chrono::milliseconds rpc_timeout{10000};    // one JSON-RPC call, connect to answer
+  std::chrono::milliseconds poll_interval{2000};   // how often deploying accounts' transactions are checked
 
   bool operator==(const SmartAccountsConfig&) const = default;
 };

@@ -7,15 +7,12 @@
 #include <stdexcept>
 
 #include "chains/evm.h"
+#include "core/smart_deployer.h"
 #include "smart/amount.h"
+#include "smart/user_operation.h"
 
 namespace signerd::core {
 namespace {
-
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Bytes random_bytes(std::size_t n) {
   Bytes out(n);
@@ -25,8 +22,6 @@ Bytes random_bytes(std::size_t n) {
   return out;
 }
 
-// 24 lowercase hex digits (96 random bits): the ids of records, accounts, tanks and ledger entries.
-std::string record_id() { return to_hex(random_bytes(12)); }
 
 // A random (version 4) UUID.
 std::string uuid4() {
@@ -45,6 +40,13 @@ Result<chains::EvmAddress> parse_owner(std::string_view owner) {
 
 }  // namespace
 
+std::string new_smart_record_id() { return to_hex(random_bytes(12)); }
+
+std::int64_t now_unix_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 Result<CreatedSmartApp> SmartAccountService::create_app(const Principal& who, std::string_view name) {
   if (who.kind != PrincipalKind::kLocalAdmin) {
     return fail(ErrorCode::kPermissionDenied,
@@ -58,7 +60,7 @@ Result<CreatedSmartApp> SmartAccountService::create_app(const Principal& who, st
   out.app.name = std::string(name);
   out.app.hmac_key_id = "smart-app-" + out.app.id;
   out.app.created_by = who.id;
-  out.app.date_created_ns = now_ns();
+  out.app.date_created_ns = now_unix_ns();
   Bytes secret = random_bytes(32);
   out.secret_hex = to_hex(secret);
   auto imported = hsm_.import_hmac_key(out.app.hmac_key_id, secret);
@@ -85,7 +87,13 @@ Result<store::SmartAppRecord> SmartAccountService::authenticate(const smart::App
     app = std::move(**found);
     return hsm_.hmac_sha256(app->hmac_key_id, message);
   };
-  if (auto verified = verifier_.verify(request, now_ns(), mac); !verified) return std::unexpected(verified.error());
+  const std::int64_t now = now_unix_ns();
+  auto remember = [&](std::string_view app_id, std::string_view signature, std::int64_t forget_after) {
+    return store_.remember_smart_request(app_id, signature, forget_after, now);
+  };
+  if (auto verified = verifier_.verify(request, now, mac, remember); !verified) {
+    return std::unexpected(verified.error());
+  }
   return std::move(*app);
 }
 
@@ -117,21 +125,21 @@ Result<SmartAccountService::Created> SmartAccountService::create_account(const s
   if (networks_.empty()) {
     return fail(ErrorCode::kUnavailable, "no smart-account network is configured ([[smart_accounts.networks]])");
   }
-  const std::int64_t now = now_ns();
+  const std::int64_t now = now_unix_ns();
   store::SmartAccountRecord record;
-  record.id = record_id();
+  record.id = new_smart_record_id();
   record.app_id = app.id;
   record.owner = chains::evm_address_lower(*address);
   record.owner_id = chains::eip55_encode(*address);
   record.provider = std::string(provider);
-  record.gas_tank_id = record_id();
+  record.gas_tank_id = new_smart_record_id();
   record.gas_tank_token = token_.name;
   record.gas_tank_decimals = token_.decimals;
   record.date_created_ns = now;
   std::vector<store::SmartAccountNetworkRecord> accounts;
   for (const auto& n : networks_) {
     store::SmartAccountNetworkRecord a;
-    a.id = record_id();
+    a.id = new_smart_record_id();
     a.network = n.name;
     a.chain_id = static_cast<std::int64_t>(n.chain_id);
     a.version = smart::to_string(n.version);
@@ -196,11 +204,11 @@ Result<SmartAccountService::Deposit> SmartAccountService::deposit(const store::S
                 "gas tank " + std::string(gas_tank_id) + " not found in smart account " + std::string(id));
   }
   store::GasTankEntry entry;
-  entry.id = record_id();
+  entry.id = new_smart_record_id();
   entry.gas_tank_id = account->record.gas_tank_id;
   entry.kind = "deposit";
   entry.amount = *parsed;
-  entry.date_ns = now_ns();
+  entry.date_ns = now_unix_ns();
   const auto audit = audit_entry(who, {account->record.id, entry.gas_tank_id, entry.id});
   auto written = store_.append_gas_tank_entry(
       entry,
@@ -216,8 +224,10 @@ Result<SmartAccountService::Deposit> SmartAccountService::deposit(const store::S
   return Deposit{std::move(*written), std::move(*account)};
 }
 
-Result<void> SmartAccountService::activate(const store::SmartAppRecord& app, std::string_view id,
-                                           std::string_view account_id) {
+Result<SmartAccountService::Activation> SmartAccountService::activate(const store::SmartAppRecord& app,
+                                                                    const Principal& who, std::string_view id,
+                                                                    std::string_view account_id,
+                                                                    std::optional<std::string_view> signature) {
   auto account = owned(app, id);
   if (!account) return std::unexpected(account.error());
   const store::SmartAccountNetworkRecord* target = nullptr;
@@ -229,8 +239,12 @@ Result<void> SmartAccountService::activate(const store::SmartAppRecord& app, std
                 "account " + std::string(account_id) + " not found in smart account " + std::string(id));
   }
   if (target->status != "not_deployed") {
-    return fail(ErrorCode::kInvalidArgument, "account " + target->id + " on " + target->network + " is already " +
-                                                 target->status);
+    Error e{ErrorCode::kInvalidArgument,
+            "account " + target->id + " on " + target->network + " is already " + target->status +
+                (target->tx_hash ? " (transaction " + *target->tx_hash + ")" : std::string()),
+            {}};
+    e.details = {{"status", target->status}, {"network", target->network}};
+    return std::unexpected(std::move(e));
   }
   const smart::Network* network = nullptr;
   for (const auto& n : networks_) {
@@ -258,13 +272,61 @@ Result<void> SmartAccountService::activate(const store::SmartAppRecord& app, std
                                              " needs a JSON-RPC endpoint: the network has no rpc_url configured "
                                              "([[smart_accounts.networks]] rpc_url)");
   }
-  if (network->version != smart::AccountVersion::kV0_8 && network->relayer_key_id.empty()) {
+  if (network->relayer_key_id.empty()) {
     return fail(ErrorCode::kUnavailable, "activation on " + network->name +
                                              " needs a relayer key that pays for the deployment: the network has no "
                                              "relayer_key_id configured");
   }
-  return fail(ErrorCode::kUnavailable, "deploying smart accounts is not implemented in this version of signerd; " +
-                                           network->name + "'s account stays not_deployed and its gas tank untouched");
+  if (!deployer_) return fail(ErrorCode::kUnavailable, "smart-account deployment is not available");
+  auto owner = chains::parse_evm_address(account->record.owner);
+  auto address = chains::parse_evm_address(target->aa_address);
+  if (!owner || !address) return fail(ErrorCode::kInternal, "store: malformed smart account addresses");
+
+  Activation out;
+  out.account_id = target->id;
+  Bytes owner_signature;
+  if (network->version == smart::AccountVersion::kV0_8) {
+    SmartDeployerUserOp to_sign;
+    to_sign.op = smart::activation_user_op(network->factory, *owner, *address);
+    to_sign.hash = smart::user_op_hash_v08(to_sign.op, network->entry_point, network->chain_id);
+    to_sign.entry_point = network->entry_point;
+    to_sign.chain_id = network->chain_id;
+    if (!signature) {
+      out.to_sign = std::move(to_sign);
+      out.account = std::move(*account);
+      return out;
+    }
+    auto bytes = from_hex(*signature);
+    if (!bytes) {
+      return fail(ErrorCode::kInvalidArgument, "signature must be \"0x\" and 130 hex digits (r || s || v)");
+    }
+    auto recovered = smart::recover_signer(to_sign.hash, *bytes);
+    if (!recovered) return fail(ErrorCode::kInvalidArgument, "signature: " + recovered.error().message);
+    if (recovered->signer != *owner) {
+      Error e{ErrorCode::kInvalidArgument,
+              "signature: it was made by " + chains::eip55_encode(recovered->signer) + ", not by the owner " +
+                  account->record.owner_id + "; the owner signs userOpHash " + to_hex_0x(to_sign.hash) +
+                  " as is (no message prefix)",
+              {}};
+      e.details = {{"userOpHash", to_hex_0x(to_sign.hash)}, {"signer", chains::eip55_encode(recovered->signer)}};
+      return std::unexpected(std::move(e));
+    }
+    owner_signature = std::move(recovered->signature);
+  } else if (signature) {
+    return fail(ErrorCode::kInvalidArgument, "signature: " + network->name + " uses account version " +
+                                                 smart::to_string(network->version) +
+                                                 ", whose activation the relayer sends without an owner signature; "
+                                                 "omit it");
+  }
+  auto started = deployer_->deploy(account->record, *target, *network, owner_signature, who);
+  if (!started) return std::unexpected(started.error());
+  out.started = !started->on_chain;
+  out.sent = started->sent;
+  out.on_chain = started->on_chain;
+  auto refreshed = owned(app, id);
+  if (!refreshed) return std::unexpected(refreshed.error());
+  out.account = std::move(*refreshed);
+  return out;
 }
 
 }  // namespace signerd::core

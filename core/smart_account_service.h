@@ -1,7 +1,7 @@
 #pragma once
 // The rules for smart accounts (ERC-4337; ../shared/reference/smart-accounts.md and issue 5): applications and their
 // request signatures, smart-account records with one account per configured network at its counterfactual address,
-// gas tanks funded through a ledger, and activation (not deployed yet in this version: see activate()).
+// gas tanks funded through a ledger, and activation (deployment itself: core/smart_deployer.h).
 //
 // Applications: create_app makes an app id and client id (uuids) and a 32-byte random secret, imports the secret
 // into the HSM as an HMAC key and records the app; the secret is returned once and never again (the store does
@@ -19,9 +19,25 @@
 #include "hsm/hsm.h"
 #include "smart/app_signature.h"
 #include "smart/network.h"
+#include "smart/user_operation.h"
 #include "store/store.h"
 
 namespace signerd::core {
+
+// 24 lowercase hex digits (96 random bits): the ids of records, accounts, tanks and ledger entries.
+std::string new_smart_record_id();
+// Now, in Unix nanoseconds (smart-account times).
+std::int64_t now_unix_ns();
+
+class SmartDeployer;
+
+// The v0.8 activation UserOperation and the hash its owner signs.
+struct SmartDeployerUserOp {
+  smart::PackedUserOperation op;
+  chains::Hash256 hash{};
+  chains::EvmAddress entry_point{};
+  std::uint64_t chain_id = 0;
+};
 
 struct GasTankToken {
   std::string name = "USDT";
@@ -44,8 +60,10 @@ struct SmartAccount {
 
 class SmartAccountService {
  public:
-  SmartAccountService(hsm::Hsm& hsm, store::Store& store, std::vector<smart::Network> networks, GasTankToken token)
-      : hsm_(hsm), store_(store), networks_(std::move(networks)), token_(std::move(token)) {}
+  // `deployer` (may be null: activation then answers kUnavailable) must outlive the service.
+  SmartAccountService(hsm::Hsm& hsm, store::Store& store, std::vector<smart::Network> networks, GasTankToken token,
+                      SmartDeployer* deployer = nullptr)
+      : hsm_(hsm), store_(store), networks_(std::move(networks)), token_(std::move(token)), deployer_(deployer) {}
 
   // For the local administrator only (kPermissionDenied for anyone else). kInvalidArgument for an empty name or one
   // longer than 128 bytes.
@@ -77,12 +95,25 @@ class SmartAccountService {
   };
   Result<Deposit> deposit(const store::SmartAppRecord& app, const Principal& who, std::string_view id,
                           std::string_view gas_tank_id, std::string_view amount);
-  // Activation of one network's account. This version checks everything that comes before a deployment and then
-  // stops: kNotFound for an unknown record or account; kInvalidArgument when the account is already deployed or
-  // deploying, or when the gas tank does not cover the network's activation fee (details: balance, activationFee,
-  // tokenName, decimals, network); kUnavailable when the network has no rpc_url (or no relayer_key_id for v0.6/0.7),
-  // or, when it has them, because deployment is not implemented yet. Nothing is written.
-  Result<void> activate(const store::SmartAppRecord& app, std::string_view id, std::string_view account_id);
+  // Activation of one network's account (core/smart_deployer.h does the deployment). Checked first, in this
+  // order, with nothing written: kNotFound for an unknown record or account; kInvalidArgument when the account is
+  // not not_deployed, or when the gas tank does not cover the network's activation fee (details: network, balance,
+  // activationFee, tokenName, decimals); kUnavailable when the network is no longer configured or has no rpc_url
+  // (or no relayer_key_id).
+  // v0.8 is two calls: without `signature` the reply carries the UserOperation and the hash the owner signs
+  // (to_sign; nothing is written); with it (65 bytes hex, r || s || v, over that hash with no prefix), the signature
+  // must recover the owner (kInvalidArgument otherwise). v0.6/v0.7 take no signature (kInvalidArgument when given).
+  // Then the deployment starts (SmartDeployer::deploy, with its errors).
+  struct Activation {
+    SmartAccount account;                 // as it is now
+    std::string account_id;               // the network account activated
+    std::optional<SmartDeployerUserOp> to_sign;
+    bool started = false;                 // the deployment was recorded (deploying)
+    bool sent = false;                    // ... and the node accepted the transaction
+    bool on_chain = false;                // the code was already there: deployed, nothing charged
+  };
+  Result<Activation> activate(const store::SmartAppRecord& app, const Principal& who, std::string_view id,
+                              std::string_view account_id, std::optional<std::string_view> signature);
 
   const std::vector<smart::Network>& networks() const { return networks_; }
   const GasTankToken& token() const { return token_; }
@@ -95,6 +126,7 @@ class SmartAccountService {
   store::Store& store_;
   const std::vector<smart::Network> networks_;
   const GasTankToken token_;
+  SmartDeployer* const deployer_;
   smart::AppSignatureVerifier verifier_;
 };
 

@@ -27,6 +27,7 @@
 #include "core/asset_account_service.h"
 #include "core/key_service.h"
 #include "core/smart_account_service.h"
+#include "core/smart_deployer.h"
 #include "core/public_key_service.h"
 #include "daemon/server.h"
 #include "hsm/hsm.h"
@@ -255,10 +256,20 @@ int run(const std::string& config_path, config::Config cfg) {
     spdlog::critical("{}", smart_networks.error().message);
     return EX_CONFIG;
   }
+  auto deployer = core::SmartDeployer::create(
+      **store, keys, *smart_networks,
+      {.rpc_timeout = cfg.smart_accounts.rpc_timeout, .poll_interval = cfg.smart_accounts.poll_interval});
+  if (!deployer) {
+    spdlog::critical("{}", deployer.error().message);
+    return EX_CONFIG;
+  }
   core::SmartAccountService smart_accounts(
       *hsm, **store, std::move(*smart_networks),
-      {cfg.smart_accounts.gas_tank_token.name, static_cast<int>(cfg.smart_accounts.gas_tank_token.decimals)});
+      {cfg.smart_accounts.gas_tank_token.name, static_cast<int>(cfg.smart_accounts.gas_tank_token.decimals)},
+      deployer->get());
   api_options.smart_accounts = &smart_accounts;
+  // Deployments an earlier run left deploying are followed again from the first pass.
+  (*deployer)->start();
   // The legacy API. Asset accounts an earlier run left Creating are resumed now that keys are reconciled.
   core::PublicKeyService public_keys(keys, **store);
   core::AssetAccountService asset_accounts(
@@ -323,6 +334,7 @@ int run(const std::string& config_path, config::Config cfg) {
   for (auto& t : io_threads) t.join();
   workers.join();
   asset_accounts.stop();  // a job being run finishes; queued accounts stay Creating and resume at the next start
+  (*deployer)->stop();  // a deploying account stays deploying and is followed again at the next start
   spdlog::info("signerd stopped");
   return EXIT_SUCCESS;
 }

@@ -111,7 +111,8 @@ std::string format_rfc3339_ns(std::int64_t unix_ns) {
   return buf;
 }
 
-Result<void> AppSignatureVerifier::verify(const AppRequest& r, std::int64_t now_ns, const Mac& mac) {
+Result<void> AppSignatureVerifier::verify(const AppRequest& r, std::int64_t now_ns, const Mac& mac,
+                                          const Remember& remember) {
   if (r.app_id.empty()) return std::unexpected(unauthenticated("the X-APP-ID header is required"));
   if (r.timestamp.empty()) return std::unexpected(unauthenticated("the X-TIMESTAMP header is required"));
   if (r.signature.empty()) return std::unexpected(unauthenticated("the X-SIGNATURE header is required"));
@@ -144,21 +145,40 @@ Result<void> AppSignatureVerifier::verify(const AppRequest& r, std::int64_t now_
     return std::unexpected(unauthenticated("X-SIGNATURE does not verify"));
   }
 
-  std::lock_guard lock(mutex_);
-  while (!expiry_.empty() && expiry_.begin()->first < now_ns) {
-    seen_.erase(expiry_.begin()->second);
-    expiry_.erase(expiry_.begin());
-  }
-  auto key = std::pair{std::string(r.app_id), std::move(signature)};
-  if (seen_.contains(key)) return std::unexpected(unauthenticated("this request was already received (replay)"));
-  if (seen_.size() >= max_remembered_) {
-    return fail(ErrorCode::kResourceExhausted, "too many signed requests in the last " +
-                                                   std::to_string(window_.count()) + " s; retry later");
-  }
   const std::int64_t forget_after = *at + window_ns;
-  seen_.emplace(key, forget_after);
-  expiry_.emplace(forget_after, std::move(key));
-  return {};
+  auto key = std::pair{std::string(r.app_id), std::move(signature)};
+  {
+    std::lock_guard lock(mutex_);
+    while (!expiry_.empty() && expiry_.begin()->first < now_ns) {
+      seen_.erase(expiry_.begin()->second);
+      expiry_.erase(expiry_.begin());
+    }
+    if (seen_.contains(key)) return std::unexpected(unauthenticated("this request was already received (replay)"));
+    if (seen_.size() >= max_remembered_) {
+      return fail(ErrorCode::kResourceExhausted, "too many signed requests in the last " +
+                                                     std::to_string(window_.count()) + " s; retry later");
+    }
+    seen_.emplace(key, forget_after);
+    expiry_.emplace(forget_after, key);
+  }
+  if (!remember) return {};
+  // Outside the lock: a durable write. The memory entry above already refuses a concurrent duplicate.
+  auto recorded = remember(key.first, key.second, forget_after);
+  if (recorded && *recorded) return {};
+  {
+    std::lock_guard lock(mutex_);
+    if (!recorded) {  // not remembered anywhere: the same request may be sent again
+      seen_.erase(key);
+      for (auto [it, end] = expiry_.equal_range(forget_after); it != end; ++it) {
+        if (it->second == key) {
+          expiry_.erase(it);
+          break;
+        }
+      }
+    }
+  }
+  if (!recorded) return std::unexpected(recorded.error());
+  return std::unexpected(unauthenticated("this request was already received (replay)"));
 }
 
 }  // namespace signerd::smart

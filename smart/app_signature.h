@@ -48,6 +48,11 @@ std::string format_rfc3339_ns(std::int64_t unix_ns);
 // Computes HMAC-SHA256 with the key of `app_id` over `message`. kNotFound when there is no such app.
 using Mac = std::function<Result<Bytes>(std::string_view app_id, std::span<const std::uint8_t> message)>;
 
+// Records an accepted (app id, lowercase signature) durably until `forget_after_ns`: true when it was new, false when
+// it was already recorded (a replay from before a restart). Errors pass through.
+using Remember = std::function<Result<bool>(std::string_view app_id, std::string_view signature,
+                                            std::int64_t forget_after_ns)>;
+
 class AppSignatureVerifier {
  public:
   explicit AppSignatureVerifier(std::chrono::seconds window = std::chrono::seconds(300),
@@ -55,10 +60,12 @@ class AppSignatureVerifier {
       : window_(window), max_remembered_(max_remembered) {}
 
   // Checks `request` at `now_ns` (Unix nanoseconds) and, when it is good, remembers its signature so the same
-  // request is refused until its timestamp leaves the window. Errors are kUnauthenticated with a message that says
-  // which check failed (never the expected signature); kResourceExhausted when too many signatures are remembered;
-  // kUnavailable and kInternal pass through from `mac`.
-  Result<void> verify(const AppRequest& request, std::int64_t now_ns, const Mac& mac);
+  // request is refused until its timestamp leaves the window: in memory, and through `remember` (when given) in
+  // storage that survives a restart. Errors are kUnauthenticated with a message that says which check failed
+  // (never the expected signature); kResourceExhausted when too many signatures are remembered; kUnavailable and
+  // kInternal pass through from `mac` and `remember` (the request is then not remembered, so it may be retried).
+  Result<void> verify(const AppRequest& request, std::int64_t now_ns, const Mac& mac,
+                      const Remember& remember = nullptr);
 
   std::chrono::seconds window() const { return window_; }
 

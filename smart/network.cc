@@ -74,6 +74,7 @@ Result<std::vector<Network>> resolve_networks(const config::SmartAccountsConfig&
     r.rpc_url = n.rpc_url;
     r.relayer_key_id = n.relayer_key_id;
     r.activation_fee = std::move(*fee);
+    r.confirmations = n.confirmations;
     out.push_back(std::move(r));
   }
   return out;

@@ -25,6 +25,7 @@ struct Network {
   std::string rpc_url;          // empty: none
   std::string relayer_key_id;   // empty: none
   std::string activation_fee;   // canonical amount (smart/amount.h)
+  std::uint32_t confirmations = 1;
 
   // The owner's account address on this network (salt 0, as signerd deploys it).
   chains::EvmAddress account_address(const chains::EvmAddress& owner) const {

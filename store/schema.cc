@@ -230,7 +230,35 @@ CREATE TABLE gas_tank_ledger (
 CREATE INDEX gas_tank_ledger_by_tank ON gas_tank_ledger (gas_tank_id, seq);
 )sql";
 
-constexpr std::array<std::string_view, 6> kMigrations = {kV1, kV2, kV3, kV4, kV5, kV6};
+// v7: smart-account activation. A deployment is recorded before its transaction is sent, so a crash at any point
+// leaves either nothing (not_deployed) or a deploying account with the exact signed transaction to rebroadcast:
+// - deploy_tx: the signed transaction ("0x" hex) and tx_hash its hash; deploy_from / deploy_nonce: the relayer
+//   address (lowercase) and the nonce the transaction uses, so the next one on that relayer never reuses it;
+//   deploy_fee: the amount reserved from the gas tank (a "reserve" ledger entry) for this attempt.
+// - deployed_block / date_deployed_ns once the receipt confirms and the code is there.
+// - gas_tank_ledger.kind gains "reserve" (amount taken from the balance) and "release" (given back when the attempt
+//   fails). smart_account_networks_by_status finds what a restart must watch.
+// - smart_request_signatures: the (app, X-SIGNATURE) of every accepted app-signed request until its timestamp leaves
+//   the 300 s window, so a restart does not reopen replays; rows past forget_after_ns are deleted as new ones come.
+constexpr std::string_view kV7 = R"sql(
+ALTER TABLE smart_account_networks ADD COLUMN deploy_tx TEXT;
+ALTER TABLE smart_account_networks ADD COLUMN deploy_from TEXT;
+ALTER TABLE smart_account_networks ADD COLUMN deploy_nonce INTEGER;
+ALTER TABLE smart_account_networks ADD COLUMN deploy_fee TEXT;
+ALTER TABLE smart_account_networks ADD COLUMN deployed_block INTEGER;
+ALTER TABLE smart_account_networks ADD COLUMN date_deployed_ns INTEGER;
+CREATE INDEX smart_account_networks_by_status ON smart_account_networks (status, seq);
+
+CREATE TABLE smart_request_signatures (
+  app_id TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  forget_after_ns INTEGER NOT NULL,
+  PRIMARY KEY (app_id, signature)
+) WITHOUT ROWID;
+CREATE INDEX smart_request_signatures_by_expiry ON smart_request_signatures (forget_after_ns);
+)sql";
+
+constexpr std::array<std::string_view, 7> kMigrations = {kV1, kV2, kV3, kV4, kV5, kV6, kV7};
 
 Result<std::int64_t> user_version(Connection& connection) {
   auto text = connection.query_text("PRAGMA user_version", "read schema version");

@@ -191,7 +191,8 @@ inline constexpr std::string_view kListAudit =
   "date_updated_ns"
 #define SIGNERD_SMART_NETWORK_COLUMNS                                                                             \
   "seq, id, smart_account_id, network, chain_id, version, aa_address, status, tx_hash, failure_reason, "          \
-  "date_created_ns, date_updated_ns"
+  "date_created_ns, date_updated_ns, deploy_tx, deploy_from, deploy_nonce, deploy_fee, deployed_block, "           \
+  "date_deployed_ns"
 #define SIGNERD_GAS_TANK_COLUMNS \
   "seq, id, gas_tank_id, kind, amount, balance_after, account_network_id, date_ns"
 
@@ -234,6 +235,33 @@ inline constexpr std::string_view kLastGasTankEntry =
 inline constexpr std::string_view kListGasTankEntries =
     "SELECT " SIGNERD_GAS_TANK_COLUMNS
     " FROM gas_tank_ledger WHERE gas_tank_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3";
+
+inline constexpr std::string_view kGetSmartNetwork =
+    "SELECT " SIGNERD_SMART_NETWORK_COLUMNS " FROM smart_account_networks WHERE id = ?1";
+// Served by smart_account_networks_by_status (v7).
+inline constexpr std::string_view kSmartNetworksInStatus =
+    "SELECT " SIGNERD_SMART_NETWORK_COLUMNS " FROM smart_account_networks WHERE status = ?1 ORDER BY seq";
+// The gas tank of the record an account belongs to.
+inline constexpr std::string_view kGasTankOfSmartAccount = "SELECT gas_tank_id FROM smart_accounts WHERE id = ?1";
+// ?1 = id; ?2 = tx_hash, ?3 = deploy_tx, ?4 = deploy_from, ?5 = deploy_nonce, ?6 = deploy_fee, ?7 = date.
+inline constexpr std::string_view kBeginSmartDeployment =
+    "UPDATE smart_account_networks SET status = 'deploying', tx_hash = ?2, failure_reason = NULL, deploy_tx = ?3, "
+    "deploy_from = ?4, deploy_nonce = ?5, deploy_fee = ?6, date_updated_ns = ?7 "
+    "WHERE id = ?1 AND status = 'not_deployed'";
+// ?1 = id, ?2 = tx_hash (NULL when none), ?3 = block, ?4 = date.
+inline constexpr std::string_view kSmartDeployed =
+    "UPDATE smart_account_networks SET status = 'deployed', tx_hash = ?2, deployed_block = ?3, "
+    "date_deployed_ns = ?4, date_updated_ns = ?4, failure_reason = NULL WHERE id = ?1";
+// ?1 = id, ?2 = reason, ?3 = date. The failed attempt's tx_hash stays, for the reason to refer to.
+inline constexpr std::string_view kSmartDeploymentFailed =
+    "UPDATE smart_account_networks SET status = 'not_deployed', failure_reason = ?2, deploy_tx = NULL, "
+    "deploy_from = NULL, deploy_nonce = NULL, deploy_fee = NULL, date_updated_ns = ?3 WHERE id = ?1";
+
+// ?1 = now: signatures whose timestamps left the window. Served by smart_request_signatures_by_expiry.
+inline constexpr std::string_view kForgetSmartRequests = "DELETE FROM smart_request_signatures WHERE forget_after_ns < ?1";
+// A duplicate (app_id, signature) fails with SQLITE_CONSTRAINT_PRIMARYKEY: a replay.
+inline constexpr std::string_view kRememberSmartRequest =
+    "INSERT INTO smart_request_signatures (app_id, signature, forget_after_ns) VALUES (?1, ?2, ?3)";
 
 #undef SIGNERD_SMART_APP_COLUMNS
 #undef SIGNERD_SMART_ACCOUNT_COLUMNS

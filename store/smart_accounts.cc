@@ -52,6 +52,12 @@ Result<SmartAccountNetworkRecord> read_smart_network(const Statement& row) {
   n.failure_reason = row.optional_text(9);
   n.date_created_ns = row.int64(10);
   n.date_updated_ns = row.optional_int64(11);
+  n.deploy_tx = row.optional_text(12);
+  n.deploy_from = row.optional_text(13);
+  n.deploy_nonce = row.optional_int64(14);
+  n.deploy_fee = row.optional_text(15);
+  n.deployed_block = row.optional_int64(16);
+  n.date_deployed_ns = row.optional_int64(17);
   return n;
 }
 
@@ -78,6 +84,77 @@ Result<std::optional<SmartAccountRecord>> find_by_owner(Connection& connection, 
   if (!select) return std::unexpected(std::move(select.error()));
   select->bind_text(1, app_id).bind_text(2, owner);
   return read_one(*select, read_smart_account);
+}
+
+Result<std::optional<SmartAccountNetworkRecord>> network_by_id(Connection& connection, std::string_view id) {
+  auto select = connection.prepare(sql::kGetSmartNetwork, "read smart account network");
+  if (!select) return std::unexpected(std::move(select.error()));
+  select->bind_text(1, id);
+  return read_one(*select, read_smart_network);
+}
+
+// The account, which must exist: kNotFound otherwise.
+Result<SmartAccountNetworkRecord> existing_network(Connection& connection, std::string_view id) {
+  auto found = network_by_id(connection, id);
+  if (!found) return std::unexpected(std::move(found.error()));
+  if (!*found) return fail(ErrorCode::kNotFound, "account " + std::string(id) + " not found");
+  return std::move(**found);
+}
+
+// Appends `entry` to its tank (entry.gas_tank_id) with balance_after = next(the balance before, "0" for the first).
+Result<GasTankEntry> append_to_tank(Connection& connection, GasTankEntry entry,
+                                    const std::function<Result<std::string>(const std::string&)>& next) {
+  std::string before = "0";
+  {
+    auto select = connection.prepare(sql::kLastGasTankEntry, "append to gas tank");
+    if (!select) return std::unexpected(std::move(select.error()));
+    select->bind_text(1, entry.gas_tank_id);
+    auto last = read_one(*select, read_gas_tank_entry);
+    if (!last) return std::unexpected(std::move(last.error()));
+    if (*last) before = (*last)->balance_after;
+  }
+  auto after = next(before);
+  if (!after) return std::unexpected(std::move(after.error()));
+  entry.balance_after = std::move(*after);
+  auto insert = connection.prepare(sql::kInsertGasTankEntry, "append to gas tank");
+  if (!insert) return std::unexpected(std::move(insert.error()));
+  insert->bind_text(1, entry.id)
+      .bind_text(2, entry.gas_tank_id)
+      .bind_text(3, entry.kind)
+      .bind_text(4, entry.amount)
+      .bind_text(5, entry.balance_after)
+      .bind_optional_text(6, entry.account_network_id)
+      .bind_int(7, entry.date_ns);
+  auto inserted = insert->run();
+  if (!inserted) {
+    if (insert->last_error() == SQLITE_CONSTRAINT_FOREIGNKEY) {
+      return fail(ErrorCode::kNotFound, "gas tank " + entry.gas_tank_id + " not found");
+    }
+    return std::unexpected(std::move(inserted.error()));
+  }
+  return entry;
+}
+
+// The same for an activation's entry: the tank of the record `account` belongs to.
+Result<void> append_for_account(Connection& connection, const SmartAccountNetworkRecord& account, GasTankEntry entry,
+                                const std::function<Result<std::string>(const std::string&)>& next) {
+  auto select = connection.prepare(sql::kGasTankOfSmartAccount, "read gas tank");
+  if (!select) return std::unexpected(std::move(select.error()));
+  select->bind_text(1, account.smart_account_id);
+  auto row = select->step();
+  if (!row) return std::unexpected(std::move(row.error()));
+  if (!*row) return fail(ErrorCode::kInternal, "store: smart account " + account.smart_account_id + " vanished");
+  entry.gas_tank_id = select->text(0);
+  entry.account_network_id = account.id;
+  auto appended = append_to_tank(connection, std::move(entry), next);
+  if (!appended) return std::unexpected(std::move(appended.error()));
+  return {};
+}
+
+Result<void> audit_in(Connection& connection, const AuditEntry* audit) {
+  if (audit == nullptr) return {};
+  if (auto appended = append_audit_in(connection, *audit); !appended) return std::unexpected(appended.error());
+  return {};
 }
 
 }  // namespace
@@ -237,38 +314,9 @@ Result<GasTankEntry> Store::append_gas_tank_entry(
     GasTankEntry entry, const std::function<Result<std::string>(const std::string& balance_before)>& next_balance,
     const AuditEntry* audit) {
   return impl_->writer.write([&](Connection& connection) -> Result<GasTankEntry> {
-    std::string before = "0";
-    {
-      auto select = connection.prepare(sql::kLastGasTankEntry, "append to gas tank");
-      if (!select) return std::unexpected(std::move(select.error()));
-      select->bind_text(1, entry.gas_tank_id);
-      auto last = read_one(*select, read_gas_tank_entry);
-      if (!last) return std::unexpected(std::move(last.error()));
-      if (*last) before = (*last)->balance_after;
-    }
-    auto after = next_balance(before);
-    if (!after) return std::unexpected(std::move(after.error()));
-    GasTankEntry written = entry;
-    written.balance_after = std::move(*after);
-    auto insert = connection.prepare(sql::kInsertGasTankEntry, "append to gas tank");
-    if (!insert) return std::unexpected(std::move(insert.error()));
-    insert->bind_text(1, written.id)
-        .bind_text(2, written.gas_tank_id)
-        .bind_text(3, written.kind)
-        .bind_text(4, written.amount)
-        .bind_text(5, written.balance_after)
-        .bind_optional_text(6, written.account_network_id)
-        .bind_int(7, written.date_ns);
-    auto inserted = insert->run();
-    if (!inserted) {
-      if (insert->last_error() == SQLITE_CONSTRAINT_FOREIGNKEY) {
-        return fail(ErrorCode::kNotFound, "gas tank " + written.gas_tank_id + " not found");
-      }
-      return std::unexpected(std::move(inserted.error()));
-    }
-    if (audit != nullptr) {
-      if (auto appended = append_audit_in(connection, *audit); !appended) return std::unexpected(appended.error());
-    }
+    auto written = append_to_tank(connection, entry, next_balance);
+    if (!written) return std::unexpected(std::move(written.error()));
+    if (auto appended = audit_in(connection, audit); !appended) return std::unexpected(appended.error());
     return written;
   });
 }
@@ -281,6 +329,128 @@ Result<Page<GasTankEntry>> Store::list_gas_tank_entries(std::string_view gas_tan
     if (!select) return std::unexpected(std::move(select.error()));
     select->bind_text(1, gas_tank_id).bind_int(2, cursor_or_start(before)).bind_int(3, std::int64_t{limit} + 1);
     return read_page<GasTankEntry>(*select, limit, read_gas_tank_entry);
+  });
+}
+
+Result<SmartAccountNetworkRecord> Store::begin_smart_deployment(
+    const SmartDeployment& deployment, const std::function<Result<std::string>(const std::string& balance)>& reserve,
+    const AuditEntry* audit) {
+  return impl_->writer.write([&](Connection& connection) -> Result<SmartAccountNetworkRecord> {
+    auto account = existing_network(connection, deployment.account_network_id);
+    if (!account) return std::unexpected(std::move(account.error()));
+    if (account->status != "not_deployed") {
+      return fail(ErrorCode::kConflict, "account " + account->id + " on " + account->network + " is " +
+                                            account->status + ", not not_deployed");
+    }
+    GasTankEntry entry;
+    entry.id = deployment.reserve_entry_id;
+    entry.kind = "reserve";
+    entry.amount = deployment.fee;
+    entry.date_ns = deployment.date_ns;
+    if (auto appended = append_for_account(connection, *account, entry, reserve); !appended) {
+      return std::unexpected(std::move(appended.error()));
+    }
+    auto update = connection.prepare(sql::kBeginSmartDeployment, "begin smart account deployment");
+    if (!update) return std::unexpected(std::move(update.error()));
+    update->bind_text(1, deployment.account_network_id)
+        .bind_text(2, deployment.tx_hash)
+        .bind_text(3, deployment.signed_tx)
+        .bind_text(4, deployment.from)
+        .bind_int(5, deployment.nonce)
+        .bind_text(6, deployment.fee)
+        .bind_int(7, deployment.date_ns);
+    if (auto updated = update->run(); !updated) return std::unexpected(std::move(updated.error()));
+    if (auto appended = audit_in(connection, audit); !appended) return std::unexpected(appended.error());
+    return existing_network(connection, deployment.account_network_id);
+  });
+}
+
+Result<SmartAccountNetworkRecord> Store::finish_smart_deployment(
+    std::string_view account_network_id, std::string_view tx_hash, const SmartDeploymentOutcome& outcome,
+    const std::function<Result<std::string>(const std::string& balance, const std::string& fee)>& release,
+    const AuditEntry* audit) {
+  return impl_->writer.write([&](Connection& connection) -> Result<SmartAccountNetworkRecord> {
+    auto account = existing_network(connection, account_network_id);
+    if (!account) return std::unexpected(std::move(account.error()));
+    if (account->status != "deploying" || account->tx_hash != std::optional<std::string>(std::string(tx_hash))) {
+      return fail(ErrorCode::kConflict, "account " + account->id + " is no longer deploying transaction " +
+                                            std::string(tx_hash));
+    }
+    if (outcome.deployed) {
+      auto update = connection.prepare(sql::kSmartDeployed, "finish smart account deployment");
+      if (!update) return std::unexpected(std::move(update.error()));
+      update->bind_text(1, account_network_id)
+          .bind_optional_text(2, account->tx_hash)
+          .bind_optional_int(3, outcome.block)
+          .bind_int(4, outcome.date_ns);
+      if (auto updated = update->run(); !updated) return std::unexpected(std::move(updated.error()));
+    } else {
+      const std::string fee = account->deploy_fee.value_or("0");
+      GasTankEntry entry;
+      entry.id = outcome.release_entry_id;
+      entry.kind = "release";
+      entry.amount = fee;
+      entry.date_ns = outcome.date_ns;
+      auto appended = append_for_account(connection, *account, entry,
+                                       [&](const std::string& balance) { return release(balance, fee); });
+      if (!appended) return std::unexpected(std::move(appended.error()));
+      auto update = connection.prepare(sql::kSmartDeploymentFailed, "finish smart account deployment");
+      if (!update) return std::unexpected(std::move(update.error()));
+      update->bind_text(1, account_network_id).bind_text(2, outcome.reason).bind_int(3, outcome.date_ns);
+      if (auto updated = update->run(); !updated) return std::unexpected(std::move(updated.error()));
+    }
+    if (auto appended = audit_in(connection, audit); !appended) return std::unexpected(appended.error());
+    return existing_network(connection, account_network_id);
+  });
+}
+
+Result<SmartAccountNetworkRecord> Store::mark_smart_account_deployed(std::string_view account_network_id,
+                                                                     std::int64_t date_ns, const AuditEntry* audit) {
+  return impl_->writer.write([&](Connection& connection) -> Result<SmartAccountNetworkRecord> {
+    auto account = existing_network(connection, account_network_id);
+    if (!account) return std::unexpected(std::move(account.error()));
+    if (account->status != "not_deployed") {
+      return fail(ErrorCode::kConflict, "account " + account->id + " is " + account->status + ", not not_deployed");
+    }
+    auto update = connection.prepare(sql::kSmartDeployed, "mark smart account deployed");
+    if (!update) return std::unexpected(std::move(update.error()));
+    update->bind_text(1, account_network_id)
+        .bind_optional_text(2, std::nullopt)
+        .bind_optional_int(3, std::nullopt)
+        .bind_int(4, date_ns);
+    if (auto updated = update->run(); !updated) return std::unexpected(std::move(updated.error()));
+    if (auto appended = audit_in(connection, audit); !appended) return std::unexpected(appended.error());
+    return existing_network(connection, account_network_id);
+  });
+}
+
+Result<bool> Store::remember_smart_request(std::string_view app_id, std::string_view signature,
+                                          std::int64_t forget_after_ns, std::int64_t now_ns) {
+  return impl_->writer.write([&](Connection& connection) -> Result<bool> {
+    auto forget = connection.prepare(sql::kForgetSmartRequests, "forget old app request signatures");
+    if (!forget) return std::unexpected(std::move(forget.error()));
+    forget->bind_int(1, now_ns);
+    if (auto done = forget->run(); !done) return std::unexpected(std::move(done.error()));
+    auto insert = connection.prepare(sql::kRememberSmartRequest, "remember app request signature");
+    if (!insert) return std::unexpected(std::move(insert.error()));
+    insert->bind_text(1, app_id).bind_text(2, signature).bind_int(3, forget_after_ns);
+    auto inserted = insert->run();
+    if (!inserted && unique_violation(*insert)) return false;
+    if (!inserted) return std::unexpected(std::move(inserted.error()));
+    return true;
+  });
+}
+
+Result<std::optional<SmartAccountNetworkRecord>> Store::get_smart_account_network(std::string_view account_network_id) {
+  return impl_->read([&](Connection& connection) { return network_by_id(connection, account_network_id); });
+}
+
+Result<std::vector<SmartAccountNetworkRecord>> Store::smart_accounts_in_status(std::string_view status) {
+  return impl_->read([&](Connection& connection) -> Result<std::vector<SmartAccountNetworkRecord>> {
+    auto select = connection.prepare(sql::kSmartNetworksInStatus, "list smart accounts by status");
+    if (!select) return std::unexpected(std::move(select.error()));
+    select->bind_text(1, status);
+    return read_all(*select, read_smart_network);
   });
 }
 

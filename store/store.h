@@ -169,19 +169,48 @@ struct SmartAccountNetworkRecord {
   std::string version;               // "0.6" | "0.7" | "0.8"
   std::string aa_address;            // EIP-55
   std::string status = "not_deployed";  // "not_deployed" | "deploying" | "deployed"
-  std::optional<std::string> tx_hash;
-  std::optional<std::string> failure_reason;
+  std::optional<std::string> tx_hash;         // the deployment's ("0x" + 64 hex), once one was attempted
+  std::optional<std::string> failure_reason;  // why the last attempt failed (status back to not_deployed)
   std::int64_t date_created_ns = 0;
   std::optional<std::int64_t> date_updated_ns;
+  // While deploying: the signed transaction ("0x" hex), the relayer (lowercase "0x…"), its nonce, the fee reserved.
+  std::optional<std::string> deploy_tx;
+  std::optional<std::string> deploy_from;
+  std::optional<std::int64_t> deploy_nonce;
+  std::optional<std::string> deploy_fee;
+  // Once deployed: the receipt's block (none when the code was found on chain without our transaction) and when.
+  std::optional<std::int64_t> deployed_block;
+  std::optional<std::int64_t> date_deployed_ns;
   std::int64_t seq = 0;
+};
+
+// A deployment about to be sent (Store::begin_smart_deployment).
+struct SmartDeployment {
+  std::string account_network_id;
+  std::string tx_hash;     // "0x" + 64 lowercase hex
+  std::string signed_tx;   // "0x" + hex
+  std::string from;        // the relayer, "0x" + 40 lowercase hex
+  std::int64_t nonce = 0;
+  std::string fee;         // canonical amount to reserve ("0" allowed)
+  std::string reserve_entry_id;
+  std::int64_t date_ns = 0;
+};
+
+// How a deployment ended (Store::finish_smart_deployment).
+struct SmartDeploymentOutcome {
+  bool deployed = false;
+  std::optional<std::int64_t> block;  // deployed: the receipt's block
+  std::string reason;                 // failed: why, for the account's failure_reason
+  std::string release_entry_id;       // failed: the id of the "release" ledger entry
+  std::int64_t date_ns = 0;
 };
 
 // One entry of a gas tank's ledger (append-only). Amounts are decimal strings of the token's smallest unit.
 struct GasTankEntry {
   std::string id;                    // 24 lowercase hex digits
   std::string gas_tank_id;
-  std::string kind;                  // "deposit"
-  std::string amount;                // signed as `kind` says; the digits as given
+  std::string kind;                  // "deposit" | "release" (added) | "reserve" (taken)
+  std::string amount;                // a canonical amount, added or taken as `kind` says
   std::string balance_after;         // the tank's balance with this entry
   std::optional<std::string> account_network_id;
   std::int64_t date_ns = 0;
@@ -334,6 +363,33 @@ class Store {
       const AuditEntry* audit = nullptr);
   Result<Page<GasTankEntry>> list_gas_tank_entries(std::string_view gas_tank_id, std::optional<std::int64_t> before,
                                                    int limit);
+  // Activation (core/smart_deployer.h). In one write: the account must be not_deployed (kConflict naming its status;
+  // kNotFound when there is no such account), its gas tank gets a "reserve" entry of `deployment.fee` with
+  // balance_after = reserve(balance before) (its error, e.g. a balance below the fee, fails the write: nothing is
+  // written), and the account becomes deploying with the transaction recorded. Returns the account as written.
+  Result<SmartAccountNetworkRecord> begin_smart_deployment(
+      const SmartDeployment& deployment, const std::function<Result<std::string>(const std::string& balance)>& reserve,
+      const AuditEntry* audit = nullptr);
+  // In one write: the account must be deploying with tx_hash `tx_hash` (kConflict otherwise: the attempt was already
+  // finished). Deployed: status deployed with the block. Failed: back to not_deployed with the reason, the deploy_*
+  // fields cleared, and a "release" ledger entry of the reserved fee with balance_after = release(balance before,
+  // fee).
+  Result<SmartAccountNetworkRecord> finish_smart_deployment(
+      std::string_view account_network_id, std::string_view tx_hash, const SmartDeploymentOutcome& outcome,
+      const std::function<Result<std::string>(const std::string& balance, const std::string& fee)>& release,
+      const AuditEntry* audit = nullptr);
+  // not_deployed -> deployed without a transaction of ours and without a charge: the account's code was found on
+  // chain. kConflict when the account is not not_deployed.
+  Result<SmartAccountNetworkRecord> mark_smart_account_deployed(std::string_view account_network_id,
+                                                                std::int64_t date_ns,
+                                                                const AuditEntry* audit = nullptr);
+  // Records an accepted app request signature until forget_after_ns (and drops those past `now_ns`): true when it
+  // is new, false when it was already recorded (a replay). Durable before it returns.
+  Result<bool> remember_smart_request(std::string_view app_id, std::string_view signature,
+                                      std::int64_t forget_after_ns, std::int64_t now_ns);
+  Result<std::optional<SmartAccountNetworkRecord>> get_smart_account_network(std::string_view account_network_id);
+  // Every account in `status` ("deploying": what the watcher follows), oldest first.
+  Result<std::vector<SmartAccountNetworkRecord>> smart_accounts_in_status(std::string_view status);
 
   // --- identity (see IdentityObject)
   // Inserts or replaces each object (by kind and id) and appends `audit`, all in one transaction.

@@ -321,17 +321,49 @@ TEST_F(SmartAccountsTest, DepositsAddUpAndActivationIsRefusedWithTheNumbers) {
   EXPECT_EQ(str(got.json().at("data").at("gasTanks").at(0), "balance"), "1000003");
   EXPECT_FALSE(got.json().at("data").at("gasTanks").at(0).at("updatedAt").is_null());
 
-  // Covered: Base has no rpc_url; EthereumSepolia has one, but deployment is the next slice. 503, nothing changes.
+  // Covered: Base has no rpc_url; EthereumSepolia's node (port 9 on loopback) refuses connections. 503, nothing
+  // changes. (Deployments against a real chain: tests/interop/smart_accounts.test.mjs.)
   auto no_rpc = activate(base);
   expect_envelope(no_rpc, 503);
   EXPECT_NE(str(no_rpc.json(), "message").find("rpc_url"), std::string::npos) << no_rpc.body;
-  auto not_yet = activate(sepolia);
-  expect_envelope(not_yet, 503);
-  EXPECT_NE(str(not_yet.json(), "message").find("not implemented"), std::string::npos) << not_yet.body;
+  auto unreachable = activate(sepolia);
+  expect_envelope(unreachable, 503);
+  EXPECT_NE(str(unreachable.json(), "message").find("EthereumSepolia"), std::string::npos) << unreachable.body;
+  EXPECT_EQ(str(unreachable.json().at("data"), "network"), "EthereumSepolia") << unreachable.body;
   expect_envelope(activate("000000000000000000000000"), 404);
+  // The body is empty, {} or {"signature"}; a v0.7 account takes no owner signature.
+  const std::string sepolia_url = "/api/v1/smart-account/" + id + "/accounts/" + sepolia + "/activate";
+  expect_envelope(call("POST", sepolia_url, R"({"x":1})"), 400);
+  expect_envelope(call("POST", sepolia_url, R"({"signature":1})"), 400);
+  expect_envelope(call("POST", sepolia_url, "[]"), 400);
+  auto unsigned_v07 = call("POST", sepolia_url, R"({"signature":"0x00"})");
+  expect_envelope(unsigned_v07, 400);
+  EXPECT_NE(str(unsigned_v07.json(), "message").find("omit it"), std::string::npos) << unsigned_v07.body;
   const auto after = call("GET", "/api/v1/smart-account/" + id).json();
   EXPECT_EQ(str(after.at("data").at("gasTanks").at(0), "balance"), "1000003");
   for (const auto& a : after.at("data").at("accounts").as_array()) EXPECT_EQ(str(a, "status"), "not_deployed");
+}
+
+TEST_F(SmartAccountsTest, AReplayIsRefusedAfterARestartToo) {
+  const std::string body = std::string(R"({"owner":{"id":")") + kOwner + R"(","provider":"wallet"}})";
+  const std::string target = "/api/v1/smart-account";
+  const std::string ts = now_rfc3339();
+  const std::map<std::string, std::string> headers{
+      {"X-APP-ID", app_.id},
+      {"X-TIMESTAMP", ts},
+      {"X-SIGNATURE", hmac_hex(app_.secret, ts + "\nPOST\n" + target + "\n" + body)}};
+  {
+    auto tcp = daemon_->tcp_client();
+    expect_envelope(tcp.request("POST", target, body, headers), 200);
+  }
+  ASSERT_EQ(daemon_->stop(SIGTERM), 0) << daemon_->log();
+  ASSERT_TRUE(daemon_->start()) << daemon_->log();
+  auto tcp = daemon_->tcp_client();
+  auto replay = tcp.request("POST", target, body, headers);
+  expect_envelope(replay, 401);
+  EXPECT_NE(str(replay.json(), "message").find("replay"), std::string::npos) << replay.body;
+  // A fresh signature still works after the restart.
+  expect_envelope(call("POST", target, body), 200);
 }
 
 TEST_F(SmartAccountsTest, AppsAreForTheLocalAdministratorAndSignerctlCreatesThem) {

@@ -4,6 +4,7 @@
 #include <openssl/hmac.h>
 
 #include <map>
+#include <set>
 
 #include "chains/evm.h"
 #include "smart/account_address.h"
@@ -191,6 +192,37 @@ TEST_F(AppSignatureTest, AcceptsAGoodSignatureOnceThenRefusesTheReplay) {
   // Another request at the same time is fine.
   const std::string other = sign(ts, "GET", "/api/v1/smart-account", "");
   EXPECT_TRUE(v.verify({"app-1", ts, other, "GET", "/api/v1/smart-account", ""}, kNow, mac()));
+}
+
+TEST_F(AppSignatureTest, DurableMemoryRefusesAReplayFromBeforeARestartAndAFailedWriteAllowsARetry) {
+  const std::string ts = "2025-01-02T03:04:05Z", body = "{}";
+  const std::string sig = sign(ts, "POST", "/api/v1/smart-account", body);
+  const AppRequest request{"app-1", ts, sig, "POST", "/api/v1/smart-account", body};
+  std::set<std::string> durable;
+  std::int64_t forget_after = 0;
+  bool broken = false;
+  Remember remember = [&](std::string_view app, std::string_view s, std::int64_t after) -> Result<bool> {
+    if (broken) return fail(ErrorCode::kUnavailable, "store down");
+    forget_after = after;
+    return durable.insert(std::string(app) + "/" + std::string(s)).second;
+  };
+  {
+    AppSignatureVerifier before_restart;
+    EXPECT_TRUE(before_restart.verify(request, kNow, mac(), remember));
+    EXPECT_EQ(forget_after, *parse_rfc3339_ns(ts) + 300'000'000'000LL);
+  }
+  AppSignatureVerifier after_restart;  // empty memory; the durable record remains
+  expect_401(after_restart.verify(request, kNow + 1, mac(), remember), "replay");
+
+  const std::string sig2 = sign(ts, "GET", "/api/v1/smart-account", "");
+  const AppRequest second{"app-1", ts, sig2, "GET", "/api/v1/smart-account", ""};
+  broken = true;
+  auto failed = after_restart.verify(second, kNow, mac(), remember);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, ErrorCode::kUnavailable);
+  broken = false;
+  EXPECT_TRUE(after_restart.verify(second, kNow, mac(), remember)) << "not remembered anywhere: the retry is fine";
+  expect_401(after_restart.verify(second, kNow, mac(), remember), "replay");
 }
 
 TEST_F(AppSignatureTest, RefusesWhatDoesNotVerify) {

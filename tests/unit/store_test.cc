@@ -149,8 +149,9 @@ TEST_F(StoreTest, MigrationsApplyOnNewFileAndAreIdempotentOnReopen) {
             "asset_accounts,asset_accounts_by_status,audit,custody,custody_by_key,gas_tank_ledger,"
             "gas_tank_ledger_by_tank,identity_objects,keys,"
             "keys_by_public_key_id,keys_by_status,keys_delegated,keys_listed,keys_public,signatures,"
-            "signatures_by_external_id,signatures_by_key,smart_account_networks,smart_accounts,"
-            "smart_accounts_by_app,smart_apps,wallets,wallets_by_key");
+            "signatures_by_external_id,signatures_by_key,smart_account_networks,smart_account_networks_by_status,"
+            "smart_accounts,smart_accounts_by_app,smart_apps,smart_request_signatures,"
+            "smart_request_signatures_by_expiry,wallets,wallets_by_key");
 }
 
 TEST_F(StoreTest, AVersionOneDatabaseMigratesAndKeepsItsRows) {

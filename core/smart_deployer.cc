@@ -1,0 +1,480 @@
+#include "core/smart_deployer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "chains/evm_tx.h"
+#include "common/hex.h"
+#include "core/smart_account_service.h"
+#include "smart/amount.h"
+
+namespace signerd::core {
+namespace {
+
+// Who signs relayer transactions and finishes deployments, in signatures and the audit trail.
+Principal system_principal(std::string_view what) {
+  Principal p;
+  p.id = "signerd:smart-accounts";
+  p.kind = PrincipalKind::kLocalAdmin;
+  p.method = "INTERNAL";
+  p.path = std::string(what);
+  return p;
+}
+
+Result<chains::Hash256> parse_hash(std::string_view text) {
+  auto bytes = from_hex(text);
+  if (!bytes || bytes->size() != 32) return fail(ErrorCode::kInternal, "store: malformed transaction hash");
+  chains::Hash256 h{};
+  std::copy(bytes->begin(), bytes->end(), h.begin());
+  return h;
+}
+
+// A JSON-RPC error's own message, without our "<endpoint> refused <method>:" prefix.
+std::string rpc_message(const Error& e) {
+  if (const auto* m = e.details.if_contains("rpcMessage"); m && m->is_string()) return std::string(m->as_string());
+  return e.message;
+}
+
+bool contains_ci(std::string text, std::string_view needle) {
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  return text.find(needle) != std::string::npos;
+}
+
+// The node already has this transaction: sending it again is not a failure.
+bool already_known(const Error& e) {
+  const std::string m = rpc_message(e);
+  return contains_ci(m, "already known") || contains_ci(m, "already imported") || contains_ci(m, "known transaction");
+}
+
+bool nonce_used(const Error& e) {
+  const std::string m = rpc_message(e);
+  return contains_ci(m, "nonce too low") || contains_ci(m, "nonce has already been used") ||
+         contains_ci(m, "replacement transaction");
+}
+
+// A node's refusal or a transport failure as the client sees it: always retryable later, naming the network.
+Error unavailable(const smart::Network& network, std::string_view doing, const Error& e) {
+  Error out{ErrorCode::kUnavailable, network.name + ": " + std::string(doing) + ": " + e.message, e.details};
+  out.details["network"] = network.name;
+  return out;
+}
+
+chains::Uint256 gwei(std::uint64_t n) {
+  auto v = chains::Uint256::from_u64(n);
+  (void)v.mul_add(1'000'000'000, 0);
+  return v;
+}
+
+// a * b when it fits 256 bits (gas * price); nullopt otherwise.
+std::optional<chains::Uint256> times(const chains::Uint256& a, std::uint64_t b) {
+  chains::Uint256 r = a;
+  if (!r.mul_add(b, 0)) return std::nullopt;
+  return r;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SmartDeployer>> SmartDeployer::create(store::Store& store, KeyService& keys,
+                                                            const std::vector<smart::Network>& networks,
+                                                            SmartDeployerOptions options) {
+  std::map<std::string, Endpoint> endpoints;
+  for (const auto& n : networks) {
+    if (n.rpc_url.empty()) continue;
+    auto endpoint = smart::parse_rpc_endpoint(n.rpc_url);
+    if (!endpoint) {
+      return fail(ErrorCode::kInvalidArgument, "smart_accounts network " + n.name + ": rpc_url: " +
+                                                   endpoint.error().message);
+    }
+    endpoints[n.name].client =
+        std::make_unique<smart::JsonRpcClient>(std::move(*endpoint), smart::JsonRpcOptions{options.rpc_timeout});
+  }
+  return std::unique_ptr<SmartDeployer>(new SmartDeployer(store, keys, networks, std::move(endpoints), options));
+}
+
+SmartDeployer::SmartDeployer(store::Store& store, KeyService& keys, std::vector<smart::Network> networks,
+                             std::map<std::string, Endpoint> endpoints, SmartDeployerOptions options)
+    : store_(store), keys_(keys), networks_(std::move(networks)), endpoints_(std::move(endpoints)),
+      options_(options) {}
+
+SmartDeployer::~SmartDeployer() { stop(); }
+
+void SmartDeployer::start() {
+  std::lock_guard lock(mutex_);
+  if (watcher_.joinable() || endpoints_.empty()) return;
+  stopping_ = false;
+  watcher_ = std::thread([this] { run(); });
+}
+
+void SmartDeployer::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (watcher_.joinable()) watcher_.join();
+}
+
+void SmartDeployer::check_networks() {
+  for (const auto& n : networks_) {
+    smart::JsonRpcClient* rpc_client = client(n.name);
+    if (!rpc_client) continue;
+    if (n.relayer_key_id.empty()) {
+      spdlog::warn("smart accounts: {} has an rpc_url but no relayer_key_id: its accounts cannot be activated",
+                   n.name);
+    } else if (auto relayer = relayer_address(n); !relayer) {
+      spdlog::warn("smart accounts: {}", relayer.error().message);
+    }
+    smart::EthRpc eth(*rpc_client);
+    auto chain = eth.chain_id();
+    if (!chain) {
+      spdlog::warn("smart accounts: {}: the node is not reachable now ({}); activations wait for it", n.name,
+                   chain.error().message);
+      continue;
+    }
+    if (*chain != n.chain_id) {
+      spdlog::error("smart accounts: {}: the node at {} serves chain {}, not {}: activations will be refused", n.name,
+                    rpc_client->endpoint().display, *chain, n.chain_id);
+      continue;
+    }
+    // A chain without the factory (or with another CREATE2 rule, like ZKsync) has no valid counterfactual address.
+    auto code = eth.get_code(n.factory);
+    if (code && code->empty()) {
+      spdlog::error("smart accounts: {}: no SimpleAccountFactory at {} on chain {}: the addresses signerd gives "
+                    "for this network cannot be deployed",
+                    n.name, chains::eip55_encode(n.factory), n.chain_id);
+    } else if (code) {
+      spdlog::info("smart accounts: {}: chain {} at {}, factory {} present", n.name, n.chain_id,
+                   rpc_client->endpoint().display, chains::eip55_encode(n.factory));
+    }
+  }
+}
+
+void SmartDeployer::run() {
+  check_networks();
+  for (;;) {
+    const unsigned finished = poll_once();
+    if (finished > 0) spdlog::info("smart accounts: {} deployment(s) finished", finished);
+    std::unique_lock lock(mutex_);
+    if (wake_.wait_for(lock, options_.poll_interval, [this] { return stopping_; })) return;
+  }
+}
+
+const smart::Network* SmartDeployer::network(std::string_view name) const {
+  for (const auto& n : networks_) {
+    if (n.name == name) return &n;
+  }
+  return nullptr;
+}
+
+smart::JsonRpcClient* SmartDeployer::client(std::string_view network) const {
+  auto it = endpoints_.find(std::string(network));
+  return it == endpoints_.end() ? nullptr : it->second.client.get();
+}
+
+Result<chains::EvmAddress> SmartDeployer::relayer_address(const smart::Network& network) {
+  auto key = keys_.lookup(network.relayer_key_id);
+  if (!key) {
+    return fail(ErrorCode::kUnavailable, network.name + ": the relayer key " + network.relayer_key_id +
+                                             " (relayer_key_id) is not an active key of this signerd");
+  }
+  if (key->curve != "secp256k1" || key->status != store::KeyStatus::kActive || key->delegated_to) {
+    return fail(ErrorCode::kUnavailable, network.name + ": the relayer key " + network.relayer_key_id +
+                                             " must be an active, undelegated secp256k1 key");
+  }
+  auto public_key = from_hex(key->public_key);
+  if (!public_key) return fail(ErrorCode::kInternal, "stored public key of " + key->id + " is not hex");
+  return chains::evm_address(*public_key);
+}
+
+Result<SmartDeployer::Started> SmartDeployer::deploy(const store::SmartAccountRecord& record,
+                                                     const store::SmartAccountNetworkRecord& target,
+                                                     const smart::Network& network, const Bytes& owner_signature,
+                                                     const Principal& who) {
+  smart::JsonRpcClient* rpc_client = client(network.name);
+  if (!rpc_client) {
+    return fail(ErrorCode::kUnavailable, "activation on " + network.name +
+                                             " needs a JSON-RPC endpoint: the network has no rpc_url configured "
+                                             "([[smart_accounts.networks]] rpc_url)");
+  }
+  if (network.relayer_key_id.empty()) {
+    return fail(ErrorCode::kUnavailable, "activation on " + network.name +
+                                             " needs a relayer key that pays for the deployment: the network has no "
+                                             "relayer_key_id configured");
+  }
+  auto owner = chains::parse_evm_address(record.owner);
+  auto account_address = chains::parse_evm_address(target.aa_address);
+  if (!owner || !account_address) return fail(ErrorCode::kInternal, "store: malformed smart account addresses");
+  smart::EthRpc eth(*rpc_client);
+
+  auto chain = eth.chain_id();
+  if (!chain) return std::unexpected(unavailable(network, "reading the chain id", chain.error()));
+  if (*chain != network.chain_id) {
+    return fail(ErrorCode::kUnavailable, network.name + ": the node at " + rpc_client->endpoint().display +
+                                             " serves chain " + std::to_string(*chain) + ", not " +
+                                             std::to_string(network.chain_id) + "; check rpc_url and chain_id");
+  }
+  auto factory_code = eth.get_code(network.factory);
+  if (!factory_code) return std::unexpected(unavailable(network, "reading the factory's code", factory_code.error()));
+  if (factory_code->empty()) {
+    return fail(ErrorCode::kUnavailable, network.name + ": there is no SimpleAccountFactory at " +
+                                             chains::eip55_encode(network.factory) +
+                                             " on this chain, so no account can be deployed at its address; check "
+                                             "the network's factory");
+  }
+  auto account_code = eth.get_code(*account_address);
+  if (!account_code) {
+    return std::unexpected(unavailable(network, "reading the account's code", account_code.error()));
+  }
+  if (!account_code->empty()) {
+    auto audit = audit_entry(who, {record.id, target.id});
+    auto marked = store_.mark_smart_account_deployed(target.id, now_unix_ns(), &audit);
+    if (!marked) return std::unexpected(marked.error());
+    return Started{std::move(*marked), false, true};
+  }
+  auto relayer = relayer_address(network);
+  if (!relayer) return std::unexpected(relayer.error());
+
+  chains::EvmAddress to{};
+  Bytes data;
+  if (network.version == smart::AccountVersion::kV0_8) {
+    const smart::PackedUserOperation op =
+        smart::activation_user_op(network.factory, *owner, *account_address, owner_signature);
+    to = network.entry_point;
+    data = smart::handle_ops_call(std::span(&op, 1), *relayer);
+  } else {
+    to = network.factory;
+    data = smart::create_account_call(*owner);
+  }
+
+  std::lock_guard send_lock(send_mutex_);
+  auto nonce = eth.pending_nonce(*relayer);
+  if (!nonce) return std::unexpected(unavailable(network, "reading the relayer's nonce", nonce.error()));
+  // A transaction recorded but not yet known to the node (a resend pending) holds its nonce too.
+  auto deploying = store_.smart_accounts_in_status("deploying");
+  if (!deploying) return std::unexpected(deploying.error());
+  const std::string relayer_lower = chains::evm_address_lower(*relayer);
+  for (const auto& other : *deploying) {
+    if (other.chain_id == target.chain_id && other.deploy_from == relayer_lower && other.deploy_nonce) {
+      *nonce = std::max(*nonce, static_cast<std::uint64_t>(*other.deploy_nonce) + 1);
+    }
+  }
+  auto estimate = eth.estimate_gas(*relayer, to, data);
+  if (!estimate) {
+    if (estimate.error().code == ErrorCode::kConflict) {
+      Error e{ErrorCode::kConflict,
+              network.name + ": the deployment would fail on chain (" + rpc_message(estimate.error()) +
+                  "); nothing was sent or charged",
+              estimate.error().details};
+      e.details["network"] = network.name;
+      return std::unexpected(std::move(e));
+    }
+    return std::unexpected(unavailable(network, "estimating gas", estimate.error()));
+  }
+  const std::uint64_t gas_limit = *estimate + *estimate / 4 + 10'000;
+  auto base_fee = eth.latest_base_fee();
+  if (!base_fee) return std::unexpected(unavailable(network, "reading the base fee", base_fee.error()));
+  auto priority = eth.max_priority_fee();
+  if (!priority) priority = gwei(1);  // not every node has eth_maxPriorityFeePerGas; 1 gwei is a common floor
+  // maxFeePerGas = 2 * base fee + priority fee: room for the base fee to double before the transaction is mined.
+  auto max_fee = times(*base_fee, 2);
+  if (!max_fee || !max_fee->add(*priority)) {
+    return fail(ErrorCode::kUnavailable, network.name + ": the node reports fees beyond 2^256 wei");
+  }
+  auto cost = times(*max_fee, gas_limit);
+  auto balance = eth.get_balance(*relayer);
+  if (!balance) return std::unexpected(unavailable(network, "reading the relayer's balance", balance.error()));
+  if (!cost || *balance < *cost) {
+    Error e{ErrorCode::kUnavailable,
+            network.name + ": the relayer " + chains::eip55_encode(*relayer) + " holds " + balance->to_decimal() +
+                " wei; the deployment may cost up to " + (cost ? cost->to_decimal() : std::string("more")) +
+                " wei. Fund the relayer and retry; nothing was sent or charged",
+            {}};
+    e.details = {{"network", network.name}, {"relayer", chains::eip55_encode(*relayer)}};
+    return std::unexpected(std::move(e));
+  }
+
+  chains::EvmTransaction tx;
+  tx.type = chains::EvmTxType::kDynamicFee;
+  tx.chain_id = chains::Uint256::from_u64(network.chain_id);
+  tx.nonce = *nonce;
+  tx.max_priority_fee_per_gas = *priority;
+  tx.max_fee_per_gas = *max_fee;
+  tx.gas_limit = chains::Uint256::from_u64(gas_limit);
+  tx.to = to;
+  tx.data = std::move(data);
+  SignatureRequest request;
+  request.kind = SignatureKind::kTransaction;
+  request.blockchain_kind = "Evm";
+  request.transaction = tx;
+  request.canonical_body = R"({"kind":"Transaction","purpose":"smart-account activation","account":")" + target.id +
+                           R"(","transaction":")" + to_hex_0x(chains::serialize_unsigned(tx)) + "\"}";
+  auto signed_tx = keys_.sign(system_principal("activate " + target.id), network.relayer_key_id, request);
+  if (!signed_tx) return std::unexpected(signed_tx.error());
+  const auto& sig = signed_tx->signature;
+  if (!sig.signed_data || !sig.tx_hash) return fail(ErrorCode::kInternal, "the relayer signature has no transaction");
+
+  store::SmartDeployment deployment;
+  deployment.account_network_id = target.id;
+  deployment.tx_hash = *sig.tx_hash;
+  deployment.signed_tx = *sig.signed_data;
+  deployment.from = relayer_lower;
+  deployment.nonce = static_cast<std::int64_t>(*nonce);
+  deployment.fee = network.activation_fee;
+  deployment.reserve_entry_id = new_smart_record_id();
+  deployment.date_ns = now_unix_ns();
+  auto audit = audit_entry(who, {record.id, target.id, deployment.reserve_entry_id});
+  auto begun = store_.begin_smart_deployment(
+      deployment,
+      [&](const std::string& before) -> Result<std::string> {
+        if (smart::compare_amounts(before, network.activation_fee) < 0) {
+          Error e{ErrorCode::kInvalidArgument,
+                  "the gas tank's balance " + before + " no longer covers the activation fee " +
+                      network.activation_fee + " of " + network.name,
+                  {}};
+          e.details = {{"network", network.name}, {"balance", before}, {"activationFee", network.activation_fee}};
+          return std::unexpected(std::move(e));
+        }
+        return smart::subtract_amounts(before, network.activation_fee);
+      },
+      &audit);
+  if (!begun) return std::unexpected(begun.error());
+
+  auto raw = from_hex(deployment.signed_tx);
+  if (!raw) return fail(ErrorCode::kInternal, "the relayer's signed transaction is not hex");
+  auto sent = eth.send_raw_transaction(*raw);
+  if (sent || (sent.error().code == ErrorCode::kConflict && already_known(sent.error()))) {
+    spdlog::info("smart accounts: {} on {}: sent {} (nonce {})", target.id, network.name, deployment.tx_hash,
+                 *nonce);
+    wake_.notify_all();
+    return Started{std::move(*begun), true, false};
+  }
+  if (sent.error().code != ErrorCode::kConflict) {
+    // Maybe received, maybe not: the watcher resends the recorded transaction.
+    spdlog::warn("smart accounts: {} on {}: sending {} failed ({}); the watcher resends it", target.id, network.name,
+                 deployment.tx_hash, sent.error().message);
+    return Started{std::move(*begun), false, false};
+  }
+  const std::string reason = "the node refused the deployment transaction " + deployment.tx_hash + ": " +
+                             rpc_message(sent.error());
+  auto released = release(*begun, reason);
+  if (!released) return std::unexpected(released.error());
+  Error e{ErrorCode::kUnavailable, network.name + ": " + reason + "; the fee was released", sent.error().details};
+  e.details["network"] = network.name;
+  return std::unexpected(std::move(e));
+}
+
+Result<store::SmartAccountNetworkRecord> SmartDeployer::release(const store::SmartAccountNetworkRecord& account,
+                                                                std::string reason) {
+  store::SmartDeploymentOutcome outcome;
+  outcome.deployed = false;
+  outcome.reason = std::move(reason);
+  outcome.release_entry_id = new_smart_record_id();
+  outcome.date_ns = now_unix_ns();
+  const auto audit = audit_entry(system_principal("release " + account.id),
+                                 {account.smart_account_id, account.id, outcome.release_entry_id});
+  auto done = store_.finish_smart_deployment(
+      account.id, account.tx_hash.value_or(""), outcome,
+      [](const std::string& balance, const std::string& fee) -> Result<std::string> {
+        return smart::add_amounts(balance, fee);
+      },
+      &audit);
+  if (done) spdlog::warn("smart accounts: {} on {}: not deployed: {}", account.id, account.network, outcome.reason);
+  return done;
+}
+
+Result<store::SmartAccountNetworkRecord> SmartDeployer::deployed(const store::SmartAccountNetworkRecord& account,
+                                                                 std::optional<std::uint64_t> block) {
+  store::SmartDeploymentOutcome outcome;
+  outcome.deployed = true;
+  if (block) outcome.block = static_cast<std::int64_t>(*block);
+  outcome.date_ns = now_unix_ns();
+  const auto audit = audit_entry(system_principal("deployed " + account.id), {account.smart_account_id, account.id});
+  auto done = store_.finish_smart_deployment(
+      account.id, account.tx_hash.value_or(""), outcome,
+      [](const std::string& balance, const std::string&) -> Result<std::string> { return balance; }, &audit);
+  if (done) {
+    spdlog::info("smart accounts: {} on {}: deployed at {} ({})", account.id, account.network, account.aa_address,
+                 account.tx_hash.value_or(""));
+  }
+  return done;
+}
+
+bool SmartDeployer::follow(const store::SmartAccountNetworkRecord& account) {
+  const smart::Network* net = network(account.network);
+  smart::JsonRpcClient* rpc_client = client(account.network);
+  if (!net || !rpc_client || !account.tx_hash || !account.deploy_tx) {
+    spdlog::warn("smart accounts: {} is deploying on {}, which has no JSON-RPC endpoint configured now; it stays "
+                 "deploying until the network is configured again",
+                 account.id, account.network);
+    return false;
+  }
+  auto hash = parse_hash(*account.tx_hash);
+  auto account_address = chains::parse_evm_address(account.aa_address);
+  if (!hash || !account_address) return false;
+  smart::EthRpc eth(*rpc_client);
+  auto finished = [&](const Result<store::SmartAccountNetworkRecord>& r) {
+    if (!r && r.error().code != ErrorCode::kConflict) {
+      spdlog::warn("smart accounts: {}: recording the outcome failed: {}", account.id, r.error().message);
+    }
+    return r.has_value();
+  };
+  auto receipt = eth.get_receipt(*hash);
+  if (!receipt) {
+    spdlog::debug("smart accounts: {}: {}", account.id, receipt.error().message);
+    return false;
+  }
+  if (!*receipt) {
+    auto known = eth.knows_transaction(*hash);
+    if (!known || *known) return false;  // unreachable now, or pending: next pass
+    auto raw = from_hex(*account.deploy_tx);
+    if (!raw) return false;
+    auto sent = eth.send_raw_transaction(*raw);
+    if (sent || already_known(sent.error())) return false;
+    if (sent.error().code != ErrorCode::kConflict) return false;  // the node is unreachable: next pass
+    if (nonce_used(sent.error())) {
+      // Another transaction took the nonce; the account may still have been deployed (by anyone).
+      auto code = eth.get_code(*account_address);
+      if (!code) return false;
+      if (!code->empty()) return finished(deployed(account, std::nullopt));
+    }
+    return finished(release(account, "the node refused the deployment transaction " + *account.tx_hash + ": " +
+                                         rpc_message(sent.error())));
+  }
+  if (net->confirmations > 1) {
+    auto head = eth.block_number();
+    if (!head || *head < (*receipt)->block_number || *head - (*receipt)->block_number + 1 < net->confirmations) {
+      return false;
+    }
+  }
+  auto code = eth.get_code(*account_address);
+  if (!code) return false;
+  if ((*receipt)->success && !code->empty()) return finished(deployed(account, (*receipt)->block_number));
+  if (!code->empty()) return finished(deployed(account, std::nullopt));  // deployed by someone else meanwhile
+  if (!(*receipt)->success) {
+    return finished(release(account, "the deployment transaction " + *account.tx_hash + " reverted in block " +
+                                         std::to_string((*receipt)->block_number)));
+  }
+  return finished(release(account, "the deployment transaction " + *account.tx_hash + " succeeded in block " +
+                                       std::to_string((*receipt)->block_number) + " but left no code at " +
+                                       account.aa_address));
+}
+
+unsigned SmartDeployer::poll_once() {
+  auto deploying = store_.smart_accounts_in_status("deploying");
+  if (!deploying) {
+    spdlog::warn("smart accounts: reading deploying accounts failed: {}", deploying.error().message);
+    return 0;
+  }
+  unsigned finished = 0;
+  for (const auto& account : *deploying) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) break;
+    }
+    if (follow(account)) ++finished;
+  }
+  return finished;
+}
+
+}  // namespace signerd::core
