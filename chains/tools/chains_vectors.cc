@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 
+#include "chains/tools/vector_tool.h"
 #include "chains/address.h"
 #include "chains/base58.h"
 #include "chains/evm.h"
@@ -244,25 +245,5 @@ int decode_rlp_lines() {
 }  // namespace signerd::chains
 
 int main(int argc, char** argv) {
-  const std::string_view usage = "usage: chains_vectors vectors SEED [COUNT] | chains_vectors rlp-decode < lines\n";
-  try {
-    if (argc >= 3 && argc <= 4 && std::string_view(argv[1]) == "vectors") {
-      std::size_t count = 16;
-      if (argc == 4) count = std::stoul(argv[3]);
-      if (count == 0 || count > 1000) {
-        std::cerr << "COUNT must be 1..1000\n";
-        return 2;
-      }
-      return signerd::chains::print_vectors(argv[2], count);
-    }
-    if (argc == 2 && std::string_view(argv[1]) == "rlp-decode") return signerd::chains::decode_rlp_lines();
-  } catch (const std::invalid_argument&) {
-    std::cerr << usage;
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "chains_vectors: " << e.what() << '\n';
-    return 1;
-  }
-  std::cerr << usage;
-  return 2;
+  return signerd::tools::vector_tool_main(argc, argv, "chains_vectors", 16, signerd::chains::print_vectors, {{"rlp-decode", signerd::chains::decode_rlp_lines}});
 }

@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "chains/tools/vector_tool.h"
 #include "chains/eip712.h"
 #include "chains/evm.h"
 #include "chains/evm_tx.h"
@@ -539,27 +540,5 @@ int transaction_lines() {
 }  // namespace signerd::chains
 
 int main(int argc, char** argv) {
-  const std::string_view usage =
-      "usage: evm_vectors vectors SEED [COUNT] | evm_vectors typed-data < lines | evm_vectors tx < lines\n";
-  try {
-    if (argc >= 3 && argc <= 4 && std::string_view(argv[1]) == "vectors") {
-      std::size_t count = 20;
-      if (argc == 4) count = std::stoul(argv[3]);
-      if (count == 0 || count > 1000) {
-        std::cerr << "COUNT must be 1..1000\n";
-        return 2;
-      }
-      return signerd::chains::print_vectors(argv[2], count);
-    }
-    if (argc == 2 && std::string_view(argv[1]) == "typed-data") return signerd::chains::hash_typed_data_lines();
-    if (argc == 2 && std::string_view(argv[1]) == "tx") return signerd::chains::transaction_lines();
-  } catch (const std::invalid_argument&) {
-    std::cerr << usage;
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "evm_vectors: " << e.what() << '\n';
-    return 1;
-  }
-  std::cerr << usage;
-  return 2;
+  return signerd::tools::vector_tool_main(argc, argv, "evm_vectors", 20, signerd::chains::print_vectors, {{"typed-data", signerd::chains::hash_typed_data_lines}, {"tx", signerd::chains::transaction_lines}});
 }

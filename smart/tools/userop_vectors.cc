@@ -33,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "chains/tools/vector_tool.h"
 #include "chains/evm.h"
 #include "chains/evm_tx.h"
 #include "chains/hashes.h"
@@ -360,25 +361,5 @@ int request_lines() {
 }  // namespace signerd::smart
 
 int main(int argc, char** argv) {
-  const std::string_view usage = "usage: userop_vectors vectors SEED [COUNT] | userop_vectors request < lines\n";
-  try {
-    if (argc >= 3 && argc <= 4 && std::string_view(argv[1]) == "vectors") {
-      std::size_t count = 20;
-      if (argc == 4) count = std::stoul(argv[3]);
-      if (count == 0 || count > 1000) {
-        std::cerr << "COUNT must be 1..1000\n";
-        return 2;
-      }
-      return signerd::smart::print_vectors(argv[2], count);
-    }
-    if (argc == 2 && std::string_view(argv[1]) == "request") return signerd::smart::request_lines();
-  } catch (const std::invalid_argument&) {
-    std::cerr << usage;
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "userop_vectors: " << e.what() << '\n';
-    return 1;
-  }
-  std::cerr << usage;
-  return 2;
+  return signerd::tools::vector_tool_main(argc, argv, "userop_vectors", 20, signerd::smart::print_vectors, {{"request", signerd::smart::request_lines}});
 }

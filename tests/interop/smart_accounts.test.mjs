@@ -14,38 +14,14 @@ import { spawn, execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { ethers } from 'ethers';
+import { aaArtifact, aaPackages, deployAccountContracts, freePort, startHardhat, waitFor } from './lib/hardhat.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
 const signerd = process.env.SIGNERD_BINARY;
-const versions = { '0.6': 'aa-contracts-v06', '0.7': 'aa-contracts-v07', '0.8': 'aa-contracts-v08' };
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-async function waitFor(check, what, ms = 60000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {}
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 function unixRequest(socketPath, method, path, body) {
   return new Promise((resolve, reject) => {
@@ -126,32 +102,19 @@ async function stopDaemon(signal = 'SIGTERM') {
 before(async () => {
   assert.ok(signerd, 'SIGNERD_BINARY must name the signerd binary');
   // 1. The chain, and the proxy in front of it.
-  const rpcPort = await freePort();
-  mkdirSync(join(tmp, 'hardhat', 'no-sources'), { recursive: true });
-  hardhat = spawn(join(here, 'node_modules/.bin/hardhat'),
-    ['--config', join(here, 'hardhat.config.cjs'), 'node', '--hostname', '127.0.0.1', '--port', String(rpcPort)],
-    { cwd: here, env: { ...process.env, SIGNERD_HARDHAT_DIR: join(tmp, 'hardhat'), HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true' },
-      stdio: ['ignore', 'ignore', 'inherit'] });
-  rpcUrl = `http://127.0.0.1:${rpcPort}`;
-  provider = new ethers.JsonRpcProvider(rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1 });
-  await waitFor(async () => (await provider.getNetwork()).chainId === 31337n, 'the Hardhat node');
+  const chain = await startHardhat(join(tmp, 'hardhat'));
+  ({ process: hardhat, rpcUrl, provider } = chain);
   const proxyPort = await freePort();
   await startProxy(proxyPort);
   proxyUrl = `http://127.0.0.1:${proxyPort}/rpc?apikey=not-a-real-secret`;
 
   // 2. EntryPoint and SimpleAccountFactory of each version, from the published artifacts.
   const deployer = await provider.getSigner(0);
-  for (const [version, pkg] of Object.entries(versions)) {
-    const ep = require(`${pkg}/artifacts/EntryPoint.json`);
-    const fa = require(`${pkg}/artifacts/SimpleAccountFactory.json`);
-    const entryPoint = await new ethers.ContractFactory(ep.abi, ep.bytecode, deployer).deploy({ gasLimit: 15_000_000 });
-    await entryPoint.waitForDeployment();
-    const factory = await new ethers.ContractFactory(fa.abi, fa.bytecode, deployer)
-      .deploy(await entryPoint.getAddress(), { gasLimit: 15_000_000 });
-    await factory.waitForDeployment();
+  for (const version of Object.keys(aaPackages)) {
+    const d = await deployAccountContracts(version, deployer);
     deployed[version] = {
-      entryPoint: await entryPoint.getAddress(), entryPointContract: entryPoint, factory,
-      factoryAddress: await factory.getAddress(), account: require(`${pkg}/artifacts/SimpleAccount.json`).abi,
+      entryPoint: d.entryPointAddress, entryPointContract: d.entryPoint, factory: d.factory,
+      factoryAddress: d.factoryAddress, account: aaArtifact(version, 'SimpleAccount').abi,
     };
   }
 

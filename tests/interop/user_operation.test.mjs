@@ -14,17 +14,15 @@
 // test fails rather than skips. SIGNERD_USEROP_SEED replays a run (the seed used is printed first).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { ethers } from 'ethers';
+import { deployAccountContracts, startHardhat } from './lib/hardhat.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 const TOOL = process.env.SIGNERD_USEROP_VECTORS;
 const SEED = process.env.SIGNERD_USEROP_SEED || crypto.randomBytes(8).toString('hex');
@@ -235,25 +233,6 @@ describe(`userop_vectors (seed ${SEED})`, () => {
 
 // ---- a real EntryPoint v0.8 on Hardhat ------------------------------------------------------------------------------
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-async function waitFor(check, what, ms = 60000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {}
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 describe('on a Hardhat node: EntryPoint v0.8 + SimpleAccountFactory', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'signerd-userop-'));
   const CHAIN_ID = 31337n;
@@ -261,24 +240,9 @@ describe('on a Hardhat node: EntryPoint v0.8 + SimpleAccountFactory', () => {
   const beneficiary = ethers.Wallet.createRandom().address;
 
   before(async () => {
-    const port = await freePort();
-    mkdirSync(join(tmp, 'hardhat', 'no-sources'), { recursive: true });
-    hardhat = spawn(join(here, 'node_modules/.bin/hardhat'),
-      ['--config', join(here, 'hardhat.config.cjs'), 'node', '--hostname', '127.0.0.1', '--port', String(port)],
-      { cwd: here, env: { ...process.env, SIGNERD_HARDHAT_DIR: join(tmp, 'hardhat'), HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true' },
-        stdio: ['ignore', 'ignore', 'inherit'] });
-    // No cache: the same getCode before and after a deployment must ask the node twice.
-    provider = new ethers.JsonRpcProvider(`http://127.0.0.1:${port}`, undefined, { staticNetwork: true, cacheTimeout: -1 });
-    await waitFor(async () => (await provider.getNetwork()).chainId === CHAIN_ID, 'the Hardhat node');
+    ({ process: hardhat, provider } = await startHardhat(join(tmp, 'hardhat')));
     relayer = await provider.getSigner(0);
-    entryPoint = await new ethers.ContractFactory(entryPointArtifact.abi, entryPointArtifact.bytecode, relayer)
-      .deploy({ gasLimit: 15_000_000 });
-    await entryPoint.waitForDeployment();
-    entryPointAddress = await entryPoint.getAddress();
-    factory = await new ethers.ContractFactory(factoryArtifact.abi, factoryArtifact.bytecode, relayer)
-      .deploy(entryPointAddress, { gasLimit: 15_000_000 });
-    await factory.waitForDeployment();
-    factoryAddress = await factory.getAddress();
+    ({ entryPoint, entryPointAddress, factory, factoryAddress } = await deployAccountContracts('0.8', relayer));
   });
 
   after(() => {
