@@ -73,6 +73,12 @@ std::optional<chains::Uint256> times(const chains::Uint256& a, std::uint64_t b) 
   return r;
 }
 
+// Finishing an attempt: done when written, or when another thread finished it first (kConflict).
+Result<bool> settled(const Result<store::SmartAccountNetworkRecord>& finished) {
+  if (finished || finished.error().code == ErrorCode::kConflict) return true;
+  return std::unexpected(finished.error());
+}
+
 }  // namespace
 
 Result<std::unique_ptr<SmartDeployer>> SmartDeployer::create(store::Store& store, KeyService& keys,
@@ -119,6 +125,7 @@ void SmartDeployer::check_networks() {
   for (const auto& n : networks_) {
     smart::JsonRpcClient* rpc_client = client(n.name);
     if (!rpc_client) continue;
+    if (stopping()) return;
     if (n.relayer_key_id.empty()) {
       spdlog::warn("smart accounts: {} has an rpc_url but no relayer_key_id: its accounts cannot be activated",
                    n.name);
@@ -150,14 +157,46 @@ void SmartDeployer::check_networks() {
   }
 }
 
-void SmartDeployer::run() {
-  check_networks();
-  for (;;) {
-    const unsigned finished = poll_once();
-    if (finished > 0) spdlog::info("smart accounts: {} deployment(s) finished", finished);
-    std::unique_lock lock(mutex_);
-    if (wake_.wait_for(lock, options_.poll_interval, [this] { return stopping_; })) return;
+void SmartDeployer::poke() {
+  {
+    std::lock_guard lock(mutex_);
+    poked_ = true;
   }
+  wake_.notify_all();
+}
+
+bool SmartDeployer::stopping() {
+  std::lock_guard lock(mutex_);
+  return stopping_;
+}
+
+void SmartDeployer::run() {
+  // An exception here (the random generator failing, say) must not end the process: the pass is retried.
+  auto guarded = [](const char* what, auto&& f) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      spdlog::error("smart accounts: {} failed: {}", what, e.what());
+    }
+  };
+  guarded("checking the networks", [this] { check_networks(); });
+  for (;;) {
+    guarded("following deployments", [this] {
+      const unsigned finished = poll_once();
+      if (finished > 0) spdlog::info("smart accounts: {} deployment(s) finished", finished);
+    });
+    std::unique_lock lock(mutex_);
+    wake_.wait_for(lock, options_.poll_interval, [this] { return stopping_ || poked_; });
+    if (stopping_) return;
+    poked_ = false;
+  }
+}
+
+std::mutex& SmartDeployer::send_lock_for(const smart::Network& network) {
+  std::lock_guard lock(mutex_);
+  auto& slot = send_locks_[std::to_string(network.chain_id) + "/" + network.relayer_key_id];
+  if (!slot) slot = std::make_unique<std::mutex>();
+  return *slot;
 }
 
 const smart::Network* SmartDeployer::network(std::string_view name) const {
@@ -247,7 +286,7 @@ Result<SmartDeployer::Started> SmartDeployer::deploy(const store::SmartAccountRe
     data = smart::create_account_call(*owner);
   }
 
-  std::lock_guard send_lock(send_mutex_);
+  std::lock_guard send_lock(send_lock_for(network));
   auto nonce = eth.pending_nonce(*relayer);
   if (!nonce) return std::unexpected(unavailable(network, "reading the relayer's nonce", nonce.error()));
   // A transaction recorded but not yet known to the node (a resend pending) holds its nonce too.
@@ -261,7 +300,7 @@ Result<SmartDeployer::Started> SmartDeployer::deploy(const store::SmartAccountRe
   }
   auto estimate = eth.estimate_gas(*relayer, to, data);
   if (!estimate) {
-    if (estimate.error().code == ErrorCode::kConflict) {
+    if (estimate.error().code == ErrorCode::kConflict && contains_ci(rpc_message(estimate.error()), "revert")) {
       Error e{ErrorCode::kConflict,
               network.name + ": the deployment would fail on chain (" + rpc_message(estimate.error()) +
                   "); nothing was sent or charged",
@@ -346,7 +385,7 @@ Result<SmartDeployer::Started> SmartDeployer::deploy(const store::SmartAccountRe
   if (sent || (sent.error().code == ErrorCode::kConflict && already_known(sent.error()))) {
     spdlog::info("smart accounts: {} on {}: sent {} (nonce {})", target.id, network.name, deployment.tx_hash,
                  *nonce);
-    wake_.notify_all();
+    poke();
     return Started{std::move(*begun), true, false};
   }
   if (sent.error().code != ErrorCode::kConflict) {
@@ -355,11 +394,18 @@ Result<SmartDeployer::Started> SmartDeployer::deploy(const store::SmartAccountRe
                  deployment.tx_hash, sent.error().message);
     return Started{std::move(*begun), false, false};
   }
-  const std::string reason = "the node refused the deployment transaction " + deployment.tx_hash + ": " +
-                             rpc_message(sent.error());
-  auto released = release(*begun, reason);
-  if (!released) return std::unexpected(released.error());
-  Error e{ErrorCode::kUnavailable, network.name + ": " + reason + "; the fee was released", sent.error().details};
+  auto outcome = settle_refusal(*begun, eth, sent.error());
+  auto now = store_.get_smart_account_network(target.id);
+  if (!now || !*now) return fail(ErrorCode::kInternal, "store: account " + target.id + " vanished");
+  if (!outcome || !*outcome || (*now)->status != "not_deployed") {
+    // Kept deploying (a later transaction waits for this nonce, or the node could not be asked): resent by the
+    // watcher; or found deployed by someone else.
+    return Started{std::move(**now), false, (*now)->status == "deployed"};
+  }
+  Error e{ErrorCode::kUnavailable,
+          network.name + ": " + (*now)->failure_reason.value_or("the node refused the transaction") +
+              "; the fee was released",
+          sent.error().details};
   e.details["network"] = network.name;
   return std::unexpected(std::move(e));
 }
@@ -425,6 +471,11 @@ bool SmartDeployer::follow(const store::SmartAccountNetworkRecord& account) {
     return false;
   }
   if (!*receipt) {
+    // Resent only under the relayer's lock and only if the row is still this attempt: deploy() may have just
+    // recorded it and not sent it yet, or finished it since this pass read it.
+    std::lock_guard send_lock(send_lock_for(*net));
+    auto fresh = store_.get_smart_account_network(account.id);
+    if (!fresh || !*fresh || (*fresh)->status != "deploying" || (*fresh)->tx_hash != account.tx_hash) return false;
     auto known = eth.knows_transaction(*hash);
     if (!known || *known) return false;  // unreachable now, or pending: next pass
     auto raw = from_hex(*account.deploy_tx);
@@ -432,14 +483,8 @@ bool SmartDeployer::follow(const store::SmartAccountNetworkRecord& account) {
     auto sent = eth.send_raw_transaction(*raw);
     if (sent || already_known(sent.error())) return false;
     if (sent.error().code != ErrorCode::kConflict) return false;  // the node is unreachable: next pass
-    if (nonce_used(sent.error())) {
-      // Another transaction took the nonce; the account may still have been deployed (by anyone).
-      auto code = eth.get_code(*account_address);
-      if (!code) return false;
-      if (!code->empty()) return finished(deployed(account, std::nullopt));
-    }
-    return finished(release(account, "the node refused the deployment transaction " + *account.tx_hash + ": " +
-                                         rpc_message(sent.error())));
+    auto outcome = settle_refusal(account, eth, sent.error());
+    return outcome && *outcome;
   }
   if (net->confirmations > 1) {
     auto head = eth.block_number();
@@ -449,15 +494,53 @@ bool SmartDeployer::follow(const store::SmartAccountNetworkRecord& account) {
   }
   auto code = eth.get_code(*account_address);
   if (!code) return false;
-  if ((*receipt)->success && !code->empty()) return finished(deployed(account, (*receipt)->block_number));
-  if (!code->empty()) return finished(deployed(account, std::nullopt));  // deployed by someone else meanwhile
+  if (!code->empty()) {
+    // Ours, or (after a revert of ours) someone else's deployment: either way the account is there.
+    return finished(deployed(account, (*receipt)->success ? std::optional((*receipt)->block_number) : std::nullopt));
+  }
   if (!(*receipt)->success) {
     return finished(release(account, "the deployment transaction " + *account.tx_hash + " reverted in block " +
                                          std::to_string((*receipt)->block_number)));
   }
-  return finished(release(account, "the deployment transaction " + *account.tx_hash + " succeeded in block " +
-                                       std::to_string((*receipt)->block_number) + " but left no code at " +
-                                       account.aa_address));
+  // A successful deployment with no code yet: a node behind the one that gave the receipt. Next pass.
+  spdlog::debug("smart accounts: {}: {} succeeded but the node shows no code at {} yet", account.id,
+                *account.tx_hash, account.aa_address);
+  return false;
+}
+
+Result<bool> SmartDeployer::settle_refusal(const store::SmartAccountNetworkRecord& account, smart::EthRpc& eth,
+                                           const Error& refusal) {
+  const std::string reason = "the node refused the deployment transaction " + account.tx_hash.value_or("") + ": " +
+                             rpc_message(refusal);
+  auto from = chains::parse_evm_address(account.deploy_from.value_or(""));
+  auto address = chains::parse_evm_address(account.aa_address);
+  if (!from || !address || !account.deploy_nonce) return fail(ErrorCode::kInternal, "store: malformed deployment");
+  const auto nonce = static_cast<std::uint64_t>(*account.deploy_nonce);
+  auto mined = eth.mined_nonce(*from);
+  if (!mined) return std::unexpected(mined.error());
+  if (*mined > nonce) {
+    // A mined transaction took the nonce and it was not ours (the caller saw no receipt of ours): ours can never
+    // be mined. The account may have been deployed by someone else all the same.
+    auto code = eth.get_code(*address);
+    if (!code) return std::unexpected(code.error());
+    if (!code->empty()) return settled(deployed(account, std::nullopt));
+    return settled(release(account, reason));
+  }
+  if (nonce_used(refusal)) return false;  // a pending transaction holds the nonce: wait for it to be mined
+  // Refused for another reason (funds, fees, ...), with the nonce still free. Releasing would leave a gap that the
+  // relayer's later transactions wait behind, so that happens only when no later one is recorded.
+  auto deploying = store_.smart_accounts_in_status("deploying");
+  if (!deploying) return std::unexpected(deploying.error());
+  for (const auto& other : *deploying) {
+    if (other.id != account.id && other.chain_id == account.chain_id && other.deploy_from == account.deploy_from &&
+        other.deploy_nonce && *other.deploy_nonce > *account.deploy_nonce) {
+      spdlog::warn("smart accounts: {} on {}: {}; it stays deploying (resent every pass) because later transactions "
+                   "of the relayer wait for its nonce {}",
+                   account.id, account.network, reason, nonce);
+      return false;
+    }
+  }
+  return settled(release(account, reason));
 }
 
 unsigned SmartDeployer::poll_once() {
@@ -468,10 +551,7 @@ unsigned SmartDeployer::poll_once() {
   }
   unsigned finished = 0;
   for (const auto& account : *deploying) {
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) break;
-    }
+    if (stopping()) break;
     if (follow(account)) ++finished;
   }
   return finished;

@@ -23,8 +23,9 @@
 //     a node that then says the nonce is used by another transaction ends the attempt (deployed when the code is
 //     there anyway, otherwise released).
 //
-// Thread-safety: deploy() may run on many threads at once; sends are serialised (one lock for all relayers), so two
-// deployments never take the same nonce. The watcher runs on its own thread.
+// Thread-safety: deploy() may run on many threads at once; the sends of one relayer on one chain are serialised (a
+// lock from the nonce read to the send, also taken by the watcher to resend), so two deployments never take the
+// same nonce. The watcher runs on its own thread.
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -100,17 +101,27 @@ class SmartDeployer {
   // Logs, once at start, whether each network's node serves the configured chain and has the factory.
   void check_networks();
   void run();
+  void poke();  // an earlier pass: a deployment was just sent
+  bool stopping();
+  // The lock of one relayer on one chain, held from its nonce read to its send, and around resends.
+  std::mutex& send_lock_for(const smart::Network& network);
+  // After the node refused an attempt's transaction (not "already known") and no receipt of it exists: finished
+  // (true: released, or deployed when the nonce went to another transaction and the code is there anyway) or kept
+  // deploying (false: a pending transaction holds the nonce, or releasing would leave a nonce gap that later
+  // transactions of the relayer wait behind).
+  Result<bool> settle_refusal(const store::SmartAccountNetworkRecord& account, smart::EthRpc& eth,
+                              const Error& refusal);
 
   store::Store& store_;
   KeyService& keys_;
   const std::vector<smart::Network> networks_;
   const std::map<std::string, Endpoint> endpoints_;  // by network name; networks with an rpc_url
   const SmartDeployerOptions options_;
-  std::mutex send_mutex_;  // held from the nonce read to the send
-
   std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<std::mutex>> send_locks_;  // by "chainId/relayerKeyId"; guarded by mutex_
   std::condition_variable wake_;
-  bool stopping_ = false;
+  bool stopping_ = false;  // guarded by mutex_
+  bool poked_ = false;     // guarded by mutex_
   std::thread watcher_;
 };
 

@@ -564,6 +564,11 @@ Result<std::uint64_t> EthRpc::pending_nonce(const chains::EvmAddress& address) {
                     client_.call("eth_getTransactionCount", {address_param(address), "pending"}));
 }
 
+Result<std::uint64_t> EthRpc::mined_nonce(const chains::EvmAddress& address) {
+  return u64_result(client_, "eth_getTransactionCount",
+                    client_.call("eth_getTransactionCount", {address_param(address), "latest"}));
+}
+
 Result<chains::Uint256> EthRpc::latest_base_fee() {
   constexpr std::string_view kMethod = "eth_getBlockByNumber";
   auto block = client_.call(kMethod, {"latest", false});

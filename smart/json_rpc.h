@@ -97,6 +97,8 @@ class EthRpc {
   Result<chains::Uint256> get_balance(const chains::EvmAddress& address);  // eth_getBalance(address, "latest")
   // eth_getTransactionCount(address, "pending")
   Result<std::uint64_t> pending_nonce(const chains::EvmAddress& address);
+  // eth_getTransactionCount(address, "latest"): the nonces used by mined transactions.
+  Result<std::uint64_t> mined_nonce(const chains::EvmAddress& address);
   // baseFeePerGas of eth_getBlockByNumber("latest", false); kUnavailable when the block has none (pre-London).
   Result<chains::Uint256> latest_base_fee();
   Result<chains::Uint256> max_priority_fee();  // eth_maxPriorityFeePerGas

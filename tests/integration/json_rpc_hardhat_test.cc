@@ -301,6 +301,7 @@ TEST_F(JsonRpcHardhatTest, SignedTransactionsAreMinedAndReported) {
   EXPECT_TRUE(eth_->knows_transaction(chains::tx_hash(transfer)).value());
   EXPECT_EQ(eth_->block_number().value(), 1u);
   EXPECT_EQ(eth_->pending_nonce(address(kAccount0)).value(), 1u);
+  EXPECT_EQ(eth_->mined_nonce(address(kAccount0)).value(), 1u);
   auto after = before;
   ASSERT_TRUE(after.mul_add(1, 1));
   EXPECT_EQ(eth_->get_balance(address(kAccount1)).value(), after);

@@ -794,6 +794,12 @@ TEST_F(EthRpcTest, GetBalanceReads256Bits) {
   EXPECT_TRUE(eth_.get_balance(a));
 }
 
+TEST_F(EthRpcTest, MinedNonceAsksForTheLatestBlock) {
+  answer("eth_getTransactionCount", "0x4");
+  EXPECT_EQ(eth_.mined_nonce(address("0x00000000000000000000000000000000000000aa")).value(), 4u);
+  EXPECT_EQ(last_params(), (json::array{"0x00000000000000000000000000000000000000aa", "latest"}));
+}
+
 TEST_F(EthRpcTest, PendingNonceAskesForThePendingState) {
   answer("eth_getTransactionCount", "0x5");
   EXPECT_EQ(eth_.pending_nonce(address("0x00000000000000000000000000000000000000aa")).value(), 5u);
