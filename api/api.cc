@@ -482,7 +482,8 @@ std::string route_of(std::string_view target) {
       {"permissions"}, {"permissions", "{permissionId}"}, {"permissions", "{permissionId}", "archive"},
       {"permissions", "{permissionId}", "assignments"},
       {"permissions", "{permissionId}", "assignments", "{assignmentId}"},
-      {"smart-account-apps"}, {"api", "v1", "smart-account"}, {"api", "v1", "smart-account", "{id}"},
+      {"smart-account-apps"}, {"smart-account-apps", "{appId}"},
+      {"api", "v1", "smart-account"}, {"api", "v1", "smart-account", "{id}"},
       {"api", "v1", "smart-account", "{id}", "gas-tanks", "{gasTankId}", "deposits"},
       {"api", "v1", "smart-account", "{id}", "accounts", "{accountId}", "activate"},
       {"assets", "asset-accounts"}, {"assets", "asset-accounts", "{assetAccountId}"},
@@ -567,9 +568,11 @@ std::optional<RoutePolicy> policy_of(http::verb method, std::string_view route) 
       {V::post, "/permissions/{permissionId}/assignments", {"Permissions:Assign"}},
       {V::get, "/permissions/{permissionId}/assignments", {"Permissions:Assignments:Read", false}},
       {V::delete_, "/permissions/{permissionId}/assignments/{assignmentId}", {"Permissions:Revoke"}},
-      // The local administrator only (checked by the route); smart-account routes authenticate by the app's
-      // signature (api/smart_routes.h), not by a principal.
+      // The apps: the local administrator only (core::SmartAccountService checks it first). Smart-account routes
+      // authenticate by the app's signature (api/smart_routes.h), not by a principal.
       {V::post, "/smart-account-apps", {"", false}},
+      {V::get, "/smart-account-apps", {"", false}},
+      {V::delete_, "/smart-account-apps/{appId}", {"", false}},
       {V::post, "/api/v1/smart-account", {"", false, true}},
       {V::get, "/api/v1/smart-account", {"", false, true}},
       {V::get, "/api/v1/smart-account/{id}", {"", false, true}},

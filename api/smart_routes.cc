@@ -18,6 +18,7 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::string_view kPrefix = "/api/v1/smart-account";
+constexpr std::string_view kAppsPrefix = "/smart-account-apps";
 
 json::value ns_time(std::optional<std::int64_t> ns) {
   if (!ns) return nullptr;
@@ -123,6 +124,70 @@ std::optional<Response> create_app(core::SmartAccountService* service, const Req
   return response;
 }
 
+// An app as GET /smart-account-apps lists it: never its secret, which only the HSM holds.
+json::object app_json(const store::SmartAppRecord& app) {
+  json::object o{{"appId", app.id},
+                 {"clientId", app.client_id},
+                 {"name", app.name},
+                 {"dateCreated", smart::format_rfc3339_ns(app.date_created_ns)}};
+  if (app.date_revoked_ns) o["dateRevoked"] = smart::format_rfc3339_ns(*app.date_revoked_ns);
+  return o;
+}
+
+// GET /smart-account-apps?limit&paginationToken.
+Response list_apps(core::SmartAccountService& service, const Request& request, const core::Principal& who,
+                   unsigned default_page_size, unsigned max_page_size) {
+  const unsigned version = request.version();
+  const bool keep_alive = request.keep_alive();
+  if (who.kind != core::PrincipalKind::kLocalAdmin) {  // before the query: a refusal says nothing about it
+    return error_response(service.list_apps(who, std::nullopt, 1).error(), version, keep_alive);
+  }
+  const std::string_view target = request.target();
+  const auto qmark = target.find('?');
+  auto query = parse_query(qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1));
+  if (!query) return error_response({ErrorCode::kInvalidArgument, "malformed query string", {}}, version, keep_alive);
+  auto page = page_params(*query, default_page_size, max_page_size);
+  if (!page) return error_response(page.error(), version, keep_alive);
+  auto apps = service.list_apps(who, page->before, page->limit);
+  if (!apps) return error_response(apps.error(), version, keep_alive);
+  json::array items;
+  for (const auto& app : apps->items) items.push_back(app_json(app));
+  json::object body{{"items", std::move(items)}};
+  if (apps->next_cursor) body["nextPageToken"] = base64url_encode(as_bytes(std::to_string(*apps->next_cursor)));
+  return json_response(http::status::ok, json::serialize(body), version, keep_alive);
+}
+
+// DELETE /smart-account-apps/{appId}.
+Response revoke_app(core::SmartAccountService& service, const Request& request, const core::Principal& who,
+                    std::string_view app_id) {
+  auto revoked = service.revoke_app(who, app_id);
+  if (!revoked) return error_response(revoked.error(), request.version(), request.keep_alive());
+  return json_response(http::status::ok, json::serialize(app_json(*revoked)), request.version(), request.keep_alive());
+}
+
+// /smart-account-apps and /smart-account-apps/{appId}: the local administrator's, with Dfns's error body.
+Response route_apps(core::SmartAccountService* service, const Request& request, const core::Principal& who,
+                    std::string_view path, unsigned default_page_size, unsigned max_page_size) {
+  const unsigned version = request.version();
+  const bool keep_alive = request.keep_alive();
+  const auto parts = segments(path);  // "smart-account-apps", [appId]
+  const auto method = request.method();
+  const bool known = (parts.size() == 1 && (method == http::verb::post || method == http::verb::get)) ||
+                     (parts.size() == 2 && method == http::verb::delete_);
+  if (!known) {  // api.cc's route table lets only the routes above through; kept so this function stands alone
+    return error_response({ErrorCode::kInvalidArgument,
+                           "method " + std::string(request.method_string()) + " is not allowed on " + std::string(path),
+                           {}},
+                          version, keep_alive);
+  }
+  if (parts.size() == 1 && method == http::verb::post) return *create_app(service, request, who);
+  if (!service) {
+    return error_response({ErrorCode::kUnavailable, "smart accounts are not available", {}}, version, keep_alive);
+  }
+  if (parts.size() == 1) return list_apps(*service, request, who, default_page_size, max_page_size);
+  return revoke_app(*service, request, who, parts[1]);
+}
+
 }  // namespace
 
 bool is_smart_account_path(std::string_view path) {
@@ -141,7 +206,9 @@ std::optional<Response> route_smart_accounts(core::SmartAccountService* service,
   const std::string_view target = request.target();
   const auto qmark = target.find('?');
   const std::string_view path = target.substr(0, qmark);
-  if (path == "/smart-account-apps") return create_app(service, request, who);
+  if (path == kAppsPrefix || path.starts_with(std::string(kAppsPrefix) + "/")) {
+    return route_apps(service, request, who, path, default_page_size, max_page_size);
+  }
   if (!is_smart_account_path(path)) return std::nullopt;
 
   const unsigned version = request.version();

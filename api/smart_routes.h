@@ -8,7 +8,9 @@
 // authenticated by the app signature (X-APP-ID, X-TIMESTAMP, X-SIGNATURE), not by bearer tokens, and answering with
 // the envelope {status, message, data} every time, errors included. Plus the local administrator's
 //   POST /smart-account-apps {name}                                         a new app and its secret, shown once
-// which answers like the rest of signerd (Dfns's error body). Internal to api/.
+//   GET /smart-account-apps?limit=&paginationToken=                        the apps, newest first, never a secret
+//   DELETE /smart-account-apps/{appId}                                      revoke: its requests get 401 for good
+// which answer like the rest of signerd (Dfns's error body). Internal to api/.
 #include <optional>
 #include <string_view>
 

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "cli/exit_codes.h"
 
@@ -101,6 +102,36 @@ int run_create(const DaemonContext& ctx, const AppsCommands& c) {
   return kExitOk;
 }
 
+void print_app(const json::value& app) {
+  print_fields({{"appId", field(app, "appId")},
+                {"clientId", field(app, "clientId")},
+                {"name", field(app, "name")},
+                {"dateCreated", field(app, "dateCreated")},
+                {"dateRevoked", field(app, "dateRevoked")}});
+}
+
+void print_app_table(const std::vector<json::value>& apps) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& a : apps) {
+    const std::string revoked = field(a, "dateRevoked");
+    rows.push_back({field(a, "appId"), field(a, "clientId"), revoked.empty() ? "Active" : "Revoked",
+                    field(a, "dateCreated"), revoked, field(a, "name")});
+  }
+  print_table({"APP ID", "CLIENT ID", "STATUS", "CREATED", "REVOKED", "NAME"}, rows);
+}
+
+int run_list(const DaemonContext& ctx, const AppsCommands& c) {
+  ListArgs args;
+  if (c.limit_option->count() > 0) args.limit = c.limit;
+  if (c.page_token_option->count() > 0) args.page_token = c.page_token;
+  args.all = c.all;
+  return list_pages(ctx, "/smart-account-apps", args, "apps", print_app_table);
+}
+
+int run_revoke(const DaemonContext& ctx, const AppsCommands& c) {
+  return exchange(ctx, "DELETE", "/smart-account-apps/" + percent_encode(c.app_id), std::nullopt, print_app);
+}
+
 }  // namespace
 
 void add_apps_commands(CLI::App& app, AppsCommands& commands) {
@@ -112,10 +143,24 @@ void add_apps_commands(CLI::App& app, AppsCommands& commands) {
   commands.create->add_option("--secret-out", commands.secret_out,
                               "write the secret to this new file (mode 0600) instead of printing it; an existing "
                               "file is an error");
+  commands.list = apps->add_subcommand(
+      "list", "list applications, newest first, revoked ones included; never a secret (GET /smart-account-apps)");
+  commands.limit_option = commands.list->add_option("--limit", commands.limit, "page size (default: the daemon's)")
+                              ->check(CLI::Range(1u, 1000000u));
+  commands.page_token_option =
+      commands.list->add_option("--page-token", commands.page_token, "start at this nextPageToken");
+  commands.list->add_flag("--all", commands.all, "follow nextPageToken to the last page");
+  commands.revoke =
+      apps->add_subcommand("revoke",
+                           "revoke an application for good: its signed requests get 401 and its HSM key is destroyed "
+                           "(DELETE /smart-account-apps/APP_ID)");
+  commands.revoke->add_option("APP_ID", commands.app_id, "the application's appId")->required();
 }
 
 std::optional<int> run_apps_commands(const DaemonContext& ctx, const AppsCommands& commands) {
   if (commands.create && commands.create->parsed()) return run_create(ctx, commands);
+  if (commands.list && commands.list->parsed()) return run_list(ctx, commands);
+  if (commands.revoke && commands.revoke->parsed()) return run_revoke(ctx, commands);
   return std::nullopt;
 }
 

@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <stdexcept>
@@ -32,6 +33,14 @@ std::string uuid4() {
   return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
 }
 
+// Apps are managed by the local administrator (a trusted uid on the Unix socket) only: `action` says what was refused.
+Result<void> require_local_admin(const Principal& who, std::string_view action) {
+  if (who.kind == PrincipalKind::kLocalAdmin) return {};
+  return fail(ErrorCode::kPermissionDenied,
+              "permission denied: the local administrator (a trusted uid on the Unix socket) is required to " +
+                  std::string(action));
+}
+
 Result<chains::EvmAddress> parse_owner(std::string_view owner) {
   auto parsed = chains::parse_evm_address(owner);
   if (!parsed) return fail(ErrorCode::kInvalidArgument, "owner.id: " + parsed.error().message);
@@ -48,10 +57,8 @@ std::int64_t now_unix_ns() {
 }
 
 Result<CreatedSmartApp> SmartAccountService::create_app(const Principal& who, std::string_view name) {
-  if (who.kind != PrincipalKind::kLocalAdmin) {
-    return fail(ErrorCode::kPermissionDenied,
-                "permission denied: the local administrator (a trusted uid on the Unix socket) is required to "
-                "create smart-account applications");
+  if (auto allowed = require_local_admin(who, "create smart-account applications"); !allowed) {
+    return std::unexpected(allowed.error());
   }
   if (name.empty() || name.size() > 128) return fail(ErrorCode::kInvalidArgument, "name must be 1 to 128 characters");
   CreatedSmartApp out;
@@ -78,12 +85,53 @@ Result<CreatedSmartApp> SmartAccountService::create_app(const Principal& who, st
   return out;
 }
 
+Result<store::Page<store::SmartAppRecord>> SmartAccountService::list_apps(const Principal& who,
+                                                                          std::optional<std::int64_t> before,
+                                                                          int limit) {
+  if (auto allowed = require_local_admin(who, "list smart-account applications"); !allowed) {
+    return std::unexpected(allowed.error());
+  }
+  return store_.list_smart_apps(before, limit);
+}
+
+Result<store::SmartAppRecord> SmartAccountService::revoke_app(const Principal& who, std::string_view id) {
+  if (auto allowed = require_local_admin(who, "revoke smart-account applications"); !allowed) {
+    return std::unexpected(allowed.error());
+  }
+  // The record first, the HSM key after. authenticate() refuses the app from the moment the record is written, so a
+  // crash (or an HSM error) between the two leaves a revoked app whose HSM object is merely unused, and the next
+  // revoke_app removes it. Destroying first would, on a crash before the record, leave an app the store still calls
+  // in use, with no revocation date and no audit record of who revoked it: the one state a revocation must not end in.
+  const auto audit = audit_entry(who, {std::string(id)});
+  auto revoked = store_.revoke_smart_app(id, now_unix_ns(), &audit);
+  if (!revoked) {
+    if (revoked.error().code == ErrorCode::kConflict) {
+      auto existing = store_.get_smart_app(id);
+      if (existing && *existing) {
+        if (auto destroyed = hsm_.destroy_key((*existing)->hmac_key_id); !destroyed) {
+          spdlog::warn("smart accounts: app {} is revoked but its HSM key {} is still there: {}", (*existing)->id,
+                       (*existing)->hmac_key_id, destroyed.error().message);
+        }
+      }
+    }
+    return std::unexpected(revoked.error());
+  }
+  if (auto destroyed = hsm_.destroy_key(revoked->hmac_key_id); !destroyed) {
+    spdlog::warn(
+        "smart accounts: app {} is revoked but destroying its HSM key {} failed ({}); revoking it again "
+        "retries",
+        revoked->id, revoked->hmac_key_id, destroyed.error().message);
+  }
+  return revoked;
+}
+
 Result<store::SmartAppRecord> SmartAccountService::authenticate(const smart::AppRequest& request) {
   std::optional<store::SmartAppRecord> app;
   auto mac = [&](std::string_view app_id, std::span<const std::uint8_t> message) -> Result<Bytes> {
     auto found = store_.get_smart_app(app_id);
     if (!found) return std::unexpected(found.error());
-    if (!*found) return fail(ErrorCode::kNotFound, "no app");
+    // A revoked app is no application: the same 401, whether or not its HSM key is gone yet.
+    if (!*found || (*found)->date_revoked_ns) return fail(ErrorCode::kNotFound, "no app");
     app = std::move(**found);
     return hsm_.hmac_sha256(app->hmac_key_id, message);
   };

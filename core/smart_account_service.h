@@ -5,7 +5,9 @@
 //
 // Applications: create_app makes an app id and client id (uuids) and a 32-byte random secret, imports the secret
 // into the HSM as an HMAC key and records the app; the secret is returned once and never again (the store does
-// not hold it). A crash between the HSM import and the record leaves an unused HSM object and no app.
+// not hold it). A crash between the HSM import and the record leaves an unused HSM object and no app. revoke_app
+// records the revocation first and destroys the HSM key after, so a crash in between leaves a revoked app with an
+// unused HSM object, never an app that signs without a record saying whether it may.
 //
 // Thread-safety: every member function may be called from many threads at once; all of them block (HSM, store).
 #include <cstdint>
@@ -68,8 +70,20 @@ class SmartAccountService {
   // For the local administrator only (kPermissionDenied for anyone else). kInvalidArgument for an empty name or one
   // longer than 128 bytes.
   Result<CreatedSmartApp> create_app(const Principal& who, std::string_view name);
+  // Every app, newest first, revoked ones included (date_revoked_ns set). No secret: only the HSM holds them. For
+  // the local administrator only (kPermissionDenied); kInvalidArgument for a limit below 1.
+  Result<store::Page<store::SmartAppRecord>> list_apps(const Principal& who, std::optional<std::int64_t> before,
+                                                       int limit);
+  // Revokes the app for good and returns it: the revocation is recorded (with `who`'s audit record), then the app's
+  // HMAC key is destroyed in the HSM. From the record on, authenticate() refuses the app as it refuses an unknown
+  // one; a request already past authenticate() may still finish. For the local administrator only
+  // (kPermissionDenied, checked before anything is looked up); kNotFound for an unknown app; kConflict when it is
+  // already revoked (its HSM key is destroyed again then, in case the first revocation stopped before doing so).
+  // A failure to destroy the key after the record is logged, not returned: the app is revoked either way.
+  Result<store::SmartAppRecord> revoke_app(const Principal& who, std::string_view id);
 
-  // Checks an app-signed request (smart/app_signature.h) and returns its app. kUnauthenticated for every failure.
+  // Checks an app-signed request (smart/app_signature.h) and returns its app. kUnauthenticated for every failure; a
+  // revoked app is refused with the same message as an unknown one ("X-APP-ID names no application").
   Result<store::SmartAppRecord> authenticate(const smart::AppRequest& request);
 
   // Creates the owner's record for `app`, or returns the one it has (created = false). `owner`: "0x" + 40 hex

@@ -258,7 +258,15 @@ CREATE TABLE smart_request_signatures (
 CREATE INDEX smart_request_signatures_by_expiry ON smart_request_signatures (forget_after_ns);
 )sql";
 
-constexpr std::array<std::string_view, 7> kMigrations = {kV1, kV2, kV3, kV4, kV5, kV6, kV7};
+// v8: revoking smart-account applications. date_revoked_ns is set once, when the app is revoked (NULL: in use), and
+// never cleared: a revoked app's requests are refused as an unknown app's, and its HMAC key is destroyed in the HSM
+// only after this column says so (core/smart_account_service.h). Apps are listed newest first by seq, the primary
+// key: no index is needed.
+constexpr std::string_view kV8 = R"sql(
+ALTER TABLE smart_apps ADD COLUMN date_revoked_ns INTEGER;
+)sql";
+
+constexpr std::array<std::string_view, 8> kMigrations = {kV1, kV2, kV3, kV4, kV5, kV6, kV7, kV8};
 
 Result<std::int64_t> user_version(Connection& connection) {
   auto text = connection.query_text("PRAGMA user_version", "read schema version");

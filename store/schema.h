@@ -185,7 +185,8 @@ inline constexpr std::string_view kListAudit =
 #undef SIGNERD_ASSET_ACCOUNT_COLUMNS
 // --- smart accounts (v6)
 
-#define SIGNERD_SMART_APP_COLUMNS "seq, id, client_id, name, hmac_key_id, created_by, date_created_ns"
+#define SIGNERD_SMART_APP_COLUMNS \
+  "seq, id, client_id, name, hmac_key_id, created_by, date_created_ns, date_revoked_ns"
 #define SIGNERD_SMART_ACCOUNT_COLUMNS                                                                          \
   "seq, id, app_id, owner, owner_id, provider, gas_tank_id, gas_tank_token, gas_tank_decimals, date_created_ns, " \
   "date_updated_ns"
@@ -200,6 +201,13 @@ inline constexpr std::string_view kInsertSmartApp =
     "INSERT INTO smart_apps (id, client_id, name, hmac_key_id, created_by, date_created_ns) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 inline constexpr std::string_view kGetSmartApp = "SELECT " SIGNERD_SMART_APP_COLUMNS " FROM smart_apps WHERE id = ?1";
+// ?1 = before (exclusive), ?2 = limit + 1. Revoked apps included. Served by the primary key.
+inline constexpr std::string_view kListSmartApps =
+    "SELECT " SIGNERD_SMART_APP_COLUMNS " FROM smart_apps WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2";
+// ?1 = id, ?2 = date. Only an app not revoked yet: a revocation's date is never overwritten (v8).
+inline constexpr std::string_view kRevokeSmartApp =
+    "UPDATE smart_apps SET date_revoked_ns = ?2 WHERE id = ?1 AND date_revoked_ns IS NULL "
+    "RETURNING " SIGNERD_SMART_APP_COLUMNS;
 inline constexpr std::string_view kInsertSmartAccount =
     "INSERT INTO smart_accounts (id, app_id, owner, owner_id, provider, gas_tank_id, gas_tank_token, "
     "gas_tank_decimals, date_created_ns, date_updated_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";

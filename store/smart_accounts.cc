@@ -19,6 +19,7 @@ Result<SmartAppRecord> read_smart_app(const Statement& row) {
   a.hmac_key_id = row.text(4);
   a.created_by = row.text(5);
   a.date_created_ns = row.int64(6);
+  a.date_revoked_ns = row.optional_int64(7);
   return a;
 }
 
@@ -185,6 +186,39 @@ Result<std::optional<SmartAppRecord>> Store::get_smart_app(std::string_view id) 
     if (!select) return std::unexpected(std::move(select.error()));
     select->bind_text(1, id);
     return read_one(*select, read_smart_app);
+  });
+}
+
+Result<Page<SmartAppRecord>> Store::list_smart_apps(std::optional<std::int64_t> before, int limit) {
+  if (auto valid = check_limit(limit); !valid) return std::unexpected(std::move(valid.error()));
+  return impl_->read([&](Connection& connection) -> Result<Page<SmartAppRecord>> {
+    auto select = connection.prepare(sql::kListSmartApps, "list smart-account apps");
+    if (!select) return std::unexpected(std::move(select.error()));
+    select->bind_int(1, cursor_or_start(before)).bind_int(2, std::int64_t{limit} + 1);
+    return read_page<SmartAppRecord>(*select, limit, read_smart_app);
+  });
+}
+
+Result<SmartAppRecord> Store::revoke_smart_app(std::string_view id, std::int64_t date_ns, const AuditEntry* audit) {
+  return impl_->writer.write([&](Connection& connection) -> Result<SmartAppRecord> {
+    auto update = connection.prepare(sql::kRevokeSmartApp, "revoke smart-account app");
+    if (!update) return std::unexpected(std::move(update.error()));
+    update->bind_text(1, id).bind_int(2, date_ns);
+    auto revoked = read_one(*update, read_smart_app);
+    if (!revoked) return std::unexpected(std::move(revoked.error()));
+    if (!*revoked) {
+      // Nothing changed: tell an unknown app from a revoked one. The writer is the only writer, so the answer holds.
+      auto select = connection.prepare(sql::kGetSmartApp, "revoke smart-account app");
+      if (!select) return std::unexpected(std::move(select.error()));
+      select->bind_text(1, id);
+      auto existing = read_one(*select, read_smart_app);
+      if (!existing) return std::unexpected(std::move(existing.error()));
+      if (!*existing) return fail(ErrorCode::kNotFound, "smart-account app " + std::string(id) + " not found");
+      return fail(ErrorCode::kConflict, "smart-account app " + std::string(id) + " is already revoked");
+    }
+    if (auto finished = update->run(); !finished) return std::unexpected(std::move(finished.error()));
+    if (auto appended = audit_in(connection, audit); !appended) return std::unexpected(appended.error());
+    return std::move(**revoked);
   });
 }
 

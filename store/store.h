@@ -142,6 +142,7 @@ struct SmartAppRecord {
   std::string hmac_key_id;           // the HSM secret key that computes the app's HMAC-SHA256
   std::string created_by;            // the principal that created it
   std::int64_t date_created_ns = 0;
+  std::optional<std::int64_t> date_revoked_ns;  // set once, by revoke_smart_app: its requests are refused for good
   std::int64_t seq = 0;
 };
 
@@ -336,7 +337,12 @@ class Store {
   // --- smart accounts (see SmartAccountRecord)
   // kConflict when the id, client id or HSM key id exists.
   Result<void> insert_smart_app(const SmartAppRecord& app, const AuditEntry* audit = nullptr);
-  Result<std::optional<SmartAppRecord>> get_smart_app(std::string_view id);
+  Result<std::optional<SmartAppRecord>> get_smart_app(std::string_view id);  // revoked apps included
+  // Every app, newest first, revoked ones included.
+  Result<Page<SmartAppRecord>> list_smart_apps(std::optional<std::int64_t> before, int limit);
+  // Sets the app's date_revoked_ns and returns the app as written. kNotFound when no such app; kConflict when it is
+  // already revoked (its first date stays). The HSM key is the caller's to destroy, after this returns.
+  Result<SmartAppRecord> revoke_smart_app(std::string_view id, std::int64_t date_ns, const AuditEntry* audit = nullptr);
   // Creates `account` with `networks` unless its app already has an account for the owner; either way adds the
   // networks the record does not have yet (a network configured since), and returns the record and whether it was
   // created. `audit` is appended only when something was written. One write, so concurrent duplicates end with one

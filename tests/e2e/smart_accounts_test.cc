@@ -1,21 +1,28 @@
 // The built daemon's smart-account API (../shared/reference/smart-accounts.md) over TCP, with a real SoftHSM token:
 // apps (signerctl and the admin route), the request signature (good, bad, stale, replayed, altered), the envelope
-// on every reply, idempotency (retries and concurrent duplicates), owner checks, deposits and balances, and the
-// activation refusals with their numbers.
+// on every reply, idempotency (retries and concurrent duplicates), owner checks, deposits and balances, the
+// activation refusals with their numbers, and listing and revoking apps (the HSM key checked from a second client).
 #include <gtest/gtest.h>
 #include <openssl/hmac.h>
+#include <sys/wait.h>
 
 #include <boost/json.hpp>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <iterator>
 #include <regex>
 #include <set>
 #include <thread>
 
+#include "common/hex.h"
+#include "common/secret.h"
+#include "hsm/hsm.h"
 #include "tests/support/daemon_fixture.h"
+#include "tests/support/dfns_client.h"
 
 namespace signerd::testing {
 namespace {
@@ -395,6 +402,246 @@ TEST_F(SmartAccountsTest, AppsAreForTheLocalAdministratorAndSignerctlCreatesThem
   auto r = call("POST", "/api/v1/smart-account", std::string(R"({"owner":{"id":")") + kOwner + R"(","provider":"wallet"}})", ctl);
   expect_envelope(r, 200);
   EXPECT_EQ(str(r.json().at("data"), "clientId"), ctl.client_id);
+}
+
+// --- listing and revoking apps (GET /smart-account-apps, DELETE /smart-account-apps/{appId}, signerctl apps)
+
+// The app id's HMAC key as a second client of the daemon's token sees it: kNotFound once destroyed.
+Result<Bytes> hsm_hmac(DaemonProcess& daemon, const std::string& app_id, std::string_view message) {
+  hsm::HsmOptions o;
+  o.module_path = SoftHsmToken::module_path();
+  o.token_label = daemon.token().label();
+  o.pin = SecretString(daemon.token().pin());
+  auto opened = hsm::Hsm::open(std::move(o));
+  if (!opened) return std::unexpected(opened.error());
+  return (*opened)->hmac_sha256("smart-app-" + app_id, as_bytes(message));
+}
+
+struct CtlRun {
+  int code = -1;
+  std::string out, err;
+};
+
+// signerctl with `args`, over the daemon's Unix socket unless `over_socket` is false (then `args` say where), with
+// stdout and stderr apart.
+CtlRun signerctl(DaemonProcess& daemon, const std::string& args, bool over_socket = true) {
+  const auto err_file = daemon.dir() / "signerctl.err";
+  const std::string command = std::string(SIGNERCTL_BINARY) +
+                              (over_socket ? " --socket " + daemon.socket_path().string() : std::string()) + " " +
+                              args + " 2>" + err_file.string();
+  CtlRun run;
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return run;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) run.out.append(buf, n);
+  const int status = ::pclose(pipe);
+  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream in(err_file);
+  run.err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return run;
+}
+
+std::ostream& operator<<(std::ostream& os, const CtlRun& r) {
+  return os << "exit " << r.code << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err;
+}
+
+TEST_F(SmartAccountsTest, AppsAreListedNewestFirstInPagesWithoutTheirSecrets) {
+  const App second = create_app("second");
+  auto c = daemon_->unix_client();
+  auto all = c.request("GET", "/smart-account-apps");
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_EQ(all.body.find(app_.secret), std::string::npos) << all.body;
+  EXPECT_EQ(all.body.find(second.secret), std::string::npos) << all.body;
+  const auto all_json = all.json();
+  const auto& items = all_json.at("items").as_array();
+  ASSERT_EQ(items.size(), 2u) << all.body;
+  EXPECT_EQ(str(items[0], "appId"), second.id);
+  EXPECT_EQ(str(items[1], "appId"), app_.id);
+  EXPECT_EQ(str(items[1], "clientId"), app_.client_id);
+  EXPECT_EQ(str(items[1], "name"), "test-app");
+  for (const auto& item : items) {
+    EXPECT_EQ(item.as_object().size(), 4u) << item;  // appId, clientId, name, dateCreated: no secret, not revoked
+    EXPECT_TRUE(std::regex_match(str(item, "dateCreated"), std::regex(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$)")))
+        << item;
+  }
+  EXPECT_FALSE(all.json().as_object().contains("nextPageToken")) << all.body;
+
+  auto first = c.request("GET", "/smart-account-apps?limit=1");
+  ASSERT_EQ(first.status, 200) << first.body;
+  ASSERT_EQ(first.json().at("items").as_array().size(), 1u);
+  EXPECT_EQ(str(first.json().at("items").at(0), "appId"), second.id);
+  const auto token = str(first.json(), "nextPageToken");
+  ASSERT_FALSE(token.empty()) << first.body;
+  auto next = c.request("GET", "/smart-account-apps?limit=1&paginationToken=" + token);
+  ASSERT_EQ(next.status, 200) << next.body;
+  ASSERT_EQ(next.json().at("items").as_array().size(), 1u);
+  EXPECT_EQ(str(next.json().at("items").at(0), "appId"), app_.id);
+  EXPECT_FALSE(next.json().as_object().contains("nextPageToken")) << next.body;
+  expect_error_body(c.request("GET", "/smart-account-apps?limit=0"), 400);
+  expect_error_body(c.request("GET", "/smart-account-apps?paginationToken=%%%"), 400);
+  expect_error_body(c.request("GET", "/smart-account-apps?paginationToken=bm90LWEtbnVtYmVy"), 400);
+}
+
+TEST_F(SmartAccountsTest, ARevokedAppIsRefusedLikeAnUnknownOneAndItsKeyLeavesTheHsm) {
+  const App other = create_app("other");
+  const std::string body = std::string(R"({"owner":{"id":")") + kOwner + R"(","provider":"wallet"}})";
+  expect_envelope(call("POST", "/api/v1/smart-account", body), 200);
+  ASSERT_TRUE(hsm_hmac(*daemon_, app_.id, "x")) << "the key is in the HSM before the revocation";
+
+  auto c = daemon_->unix_client();
+  auto revoked = c.request("DELETE", "/smart-account-apps/" + app_.id);
+  ASSERT_EQ(revoked.status, 200) << revoked.body;
+  EXPECT_EQ(str(revoked.json(), "appId"), app_.id);
+  EXPECT_EQ(str(revoked.json(), "clientId"), app_.client_id);
+  EXPECT_TRUE(
+      std::regex_match(str(revoked.json(), "dateRevoked"), std::regex(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$)")))
+      << revoked.body;
+  EXPECT_FALSE(revoked.json().as_object().contains("secret")) << revoked.body;
+
+  // A correctly signed request by the revoked app: 401 in the envelope, as for an app that never existed.
+  auto refused = call("POST", "/api/v1/smart-account", body);
+  expect_envelope(refused, 401);
+  EXPECT_EQ(str(refused.json(), "message"), "X-APP-ID names no application") << refused.body;
+  expect_envelope(call("GET", "/api/v1/smart-account"), 401);
+  // Another app still works.
+  expect_envelope(call("POST", "/api/v1/smart-account", body, other), 200);
+  expect_envelope(call("GET", "/api/v1/smart-account", "", other), 200);
+
+  // The secret is gone from the HSM; the other app's is there and computes the HMAC its secret does.
+  auto gone = hsm_hmac(*daemon_, app_.id, "x");
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code, ErrorCode::kNotFound) << gone.error().message;
+  auto kept = hsm_hmac(*daemon_, other.id, "x");
+  ASSERT_TRUE(kept) << kept.error().message;
+  EXPECT_EQ(to_hex(*kept), hmac_hex(other.secret, "x"));
+
+  // The list shows the revocation; the audit trail names the app.
+  auto list = c.request("GET", "/smart-account-apps");
+  ASSERT_EQ(list.status, 200) << list.body;
+  const auto list_json = list.json();
+  for (const auto& item : list_json.at("items").as_array()) {
+    EXPECT_EQ(item.as_object().contains("dateRevoked"), str(item, "appId") == app_.id) << item;
+  }
+  auto audit = c.request("GET", "/audit?limit=20");
+  ASSERT_EQ(audit.status, 200) << audit.body;
+  bool audited = false;
+  const auto audit_json = audit.json();
+  for (const auto& record : audit_json.at("items").as_array()) {
+    if (str(record, "method") == "DELETE" && str(record, "path") == "/smart-account-apps/" + app_.id &&
+        str(record, "outcome") == "ok") {
+      audited = record.at("affectedIds") == json::value(json::array{json::string(app_.id)});
+    }
+  }
+  EXPECT_TRUE(audited) << audit.body;
+
+  // Still refused after a restart.
+  ASSERT_EQ(daemon_->stop(SIGTERM), 0) << daemon_->log();
+  ASSERT_TRUE(daemon_->start()) << daemon_->log();
+  expect_envelope(call("GET", "/api/v1/smart-account"), 401);
+  expect_envelope(call("GET", "/api/v1/smart-account", "", other), 200);
+}
+
+TEST_F(SmartAccountsTest, RevokingTwiceIsAConflictAndAnUnknownAppIsNotFound) {
+  auto c = daemon_->unix_client();
+  auto first = c.request("DELETE", "/smart-account-apps/" + app_.id);
+  ASSERT_EQ(first.status, 200) << first.body;
+  auto again = c.request("DELETE", "/smart-account-apps/" + app_.id);
+  expect_error_body(again, 409);
+  EXPECT_NE(error_message(again).find("already revoked"), std::string::npos) << again.body;
+  expect_error_body(c.request("DELETE", "/smart-account-apps/00000000-0000-4000-8000-000000000000"), 404);
+  // The first revocation's date stays.
+  auto list = c.request("GET", "/smart-account-apps");
+  ASSERT_EQ(list.status, 200) << list.body;
+  EXPECT_EQ(str(list.json().at("items").at(0), "dateRevoked"), str(first.json(), "dateRevoked"));
+}
+
+TEST_F(SmartAccountsTest, AppRoutesAreForTheLocalAdministratorOnlyEvenWithAnAdminToken) {
+  auto unix_client = daemon_->unix_client();
+  const auto sa = create_service_account(unix_client, "apps-admin", /*with_admin_permission=*/true);
+  DfnsSession s(daemon_->tcp_client(), sa.token, sa.cred_id, sa.credential);
+  auto list = s.get("/smart-account-apps");
+  expect_error_body(list, 403);
+  EXPECT_NE(error_message(list).find("local administrator"), std::string::npos) << list.body;
+  EXPECT_EQ(list.body.find(app_.id), std::string::npos) << list.body;
+  auto revoke = s.mutate("DELETE", "/smart-account-apps/" + app_.id, "");
+  expect_error_body(revoke, 403);
+  EXPECT_NE(error_message(revoke).find("local administrator"), std::string::npos) << revoke.body;
+  // Refused before the lookup: an unknown app is 403 too, not 404.
+  expect_error_body(s.mutate("DELETE", "/smart-account-apps/00000000-0000-4000-8000-000000000000", ""), 403);
+  // Without a token: 401.
+  auto tcp = daemon_->tcp_client();
+  expect_error_body(tcp.request("GET", "/smart-account-apps"), 401);
+  expect_error_body(tcp.request("DELETE", "/smart-account-apps/" + app_.id), 401);
+  // Nothing was revoked.
+  expect_envelope(call("GET", "/api/v1/smart-account"), 200);
+  auto apps = unix_client.request("GET", "/smart-account-apps");
+  ASSERT_EQ(apps.status, 200) << apps.body;
+  EXPECT_FALSE(apps.json().at("items").at(0).as_object().contains("dateRevoked")) << apps.body;
+}
+
+TEST_F(SmartAccountsTest, SignerctlListsAndRevokesApps) {
+  const App second = create_app("second");
+  auto listed = signerctl(*daemon_, "apps list --json");
+  ASSERT_EQ(listed.code, 0) << listed;
+  EXPECT_EQ(listed.out.find(app_.secret), std::string::npos) << listed;
+  const auto items = json::parse(listed.out).at("items").as_array();
+  ASSERT_EQ(items.size(), 2u) << listed;
+  EXPECT_EQ(str(items[0], "appId"), second.id);
+  auto paged = signerctl(*daemon_, "apps list --limit 1 --all --json");
+  ASSERT_EQ(paged.code, 0) << paged;
+  EXPECT_EQ(json::parse(paged.out).at("items").as_array().size(), 2u) << paged;
+  auto table = signerctl(*daemon_, "apps list");
+  ASSERT_EQ(table.code, 0) << table;
+  EXPECT_NE(table.out.find(app_.id), std::string::npos) << table;
+  EXPECT_EQ(table.out.find("Revoked"), std::string::npos) << table;
+
+  auto revoked = signerctl(*daemon_, "apps revoke " + app_.id + " --json");
+  ASSERT_EQ(revoked.code, 0) << revoked;
+  EXPECT_EQ(str(json::parse(revoked.out), "appId"), app_.id);
+  EXPECT_FALSE(str(json::parse(revoked.out), "dateRevoked").empty()) << revoked;
+  expect_envelope(call("GET", "/api/v1/smart-account"), 401);
+  expect_envelope(call("GET", "/api/v1/smart-account", "", second), 200);
+  auto again = signerctl(*daemon_, "apps revoke " + app_.id);
+  EXPECT_EQ(again.code, 3) << again;  // 409
+  EXPECT_NE(again.err.find("already revoked"), std::string::npos) << again;
+  EXPECT_EQ(signerctl(*daemon_, "apps revoke 00000000-0000-4000-8000-000000000000").code, 4);
+  EXPECT_EQ(signerctl(*daemon_, "apps revoke").code, 2);  // APP_ID is required
+  table = signerctl(*daemon_, "apps list");
+  ASSERT_EQ(table.code, 0) << table;
+  EXPECT_NE(table.out.find("Revoked"), std::string::npos) << table;
+  // Over TCP without a token: the daemon's 401, exit 6.
+  auto tcp = signerctl(*daemon_, "--url http://127.0.0.1:" + std::to_string(daemon_->port()) + " apps list",
+                       /*over_socket=*/false);
+  EXPECT_EQ(tcp.code, 6) << tcp;
+}
+
+// A crash between the revocation's record and the HSM destroy: the record alone refuses the app, and revoking it
+// again (409) removes the key left behind.
+TEST_F(SmartAccountsTest, ARevocationRecordedWithoutTheHsmDestroyStillRefusesAndARetryCleansUp) {
+  const App other = create_app("other");
+  ASSERT_EQ(daemon_->stop(SIGTERM), 0) << daemon_->log();
+  const std::string cmd = "sqlite3 '" + daemon_->db_path().string() +
+                          "' \"UPDATE smart_apps SET date_revoked_ns = 1700000000000000000 WHERE id = '" + app_.id +
+                          "'\"";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  ASSERT_TRUE(daemon_->start()) << daemon_->log();
+  ASSERT_TRUE(hsm_hmac(*daemon_, app_.id, "x")) << "the key is still in the HSM";
+
+  auto refused = call("GET", "/api/v1/smart-account");
+  expect_envelope(refused, 401);
+  EXPECT_EQ(str(refused.json(), "message"), "X-APP-ID names no application") << refused.body;
+  expect_envelope(call("GET", "/api/v1/smart-account", "", other), 200);
+
+  auto c = daemon_->unix_client();
+  auto again = c.request("DELETE", "/smart-account-apps/" + app_.id);
+  expect_error_body(again, 409);
+  auto gone = hsm_hmac(*daemon_, app_.id, "x");
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code, ErrorCode::kNotFound) << gone.error().message;
+  ASSERT_TRUE(hsm_hmac(*daemon_, other.id, "x"));
+  auto list = c.request("GET", "/smart-account-apps");
+  ASSERT_EQ(list.status, 200) << list.body;
+  EXPECT_EQ(str(list.json().at("items").at(1), "dateRevoked"), "2023-11-14T22:13:20.000000000Z") << list.body;
 }
 
 }  // namespace

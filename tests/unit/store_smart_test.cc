@@ -1,7 +1,9 @@
 // The store's smart-account activation (schema v7): the fee reserved and the transaction recorded in one write,
 // the outcome (deployed, or released with the reason), what a restart reads back, and refusals that write nothing.
+// Also the apps' listing and revocation (schema v8).
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -226,6 +228,128 @@ TEST_F(StoreSmartTest, ActivationQueriesAreServedByIndexes) {
   for (auto query : {sql::kGetSmartNetwork, sql::kSmartNetworksInStatus, sql::kGasTankOfSmartAccount,
                      sql::kBeginSmartDeployment, sql::kSmartDeployed, sql::kSmartDeploymentFailed,
                      sql::kForgetSmartRequests}) {
+    expect_served_by_one_index(*connection, query);
+  }
+}
+
+// --- apps: listing and revocation (schema v8)
+
+SmartAppRecord make_app(const std::string& id, std::int64_t date_ns) {
+  SmartAppRecord app;
+  app.id = id;
+  app.client_id = "client-" + id;
+  app.name = "name of " + id;
+  app.hmac_key_id = "smart-app-" + id;
+  app.created_by = "os-uid-0";
+  app.date_created_ns = date_ns;
+  return app;
+}
+
+AuditEntry revoke_audit(const std::string& id) {
+  return AuditEntry{.time_ms = 7,
+                    .principal_id = "os-uid-0",
+                    .method = "DELETE",
+                    .path = "/smart-account-apps/" + id,
+                    .body_sha256 = std::string(64, '0'),
+                    .outcome = "ok",
+                    .affected_ids = {id}};
+}
+
+std::vector<std::string> ids_of(const Page<SmartAppRecord>& page) {
+  std::vector<std::string> out;
+  for (const auto& app : page.items) out.push_back(app.id);
+  return out;
+}
+
+TEST_F(StoreSmartTest, AppsAreListedNewestFirstInPagesRevokedOnesIncluded) {
+  ASSERT_TRUE(store_->insert_smart_app(make_app("app-2", 20)));
+  ASSERT_TRUE(store_->insert_smart_app(make_app("app-3", 30)));
+  ASSERT_TRUE(store_->revoke_smart_app("app-2", 25));
+
+  auto first = store_->list_smart_apps(std::nullopt, 2);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(ids_of(*first), (std::vector<std::string>{"app-3", "app-2"}));
+  ASSERT_TRUE(first->next_cursor);
+  EXPECT_FALSE(first->items[0].date_revoked_ns);
+  EXPECT_EQ(first->items[1].date_revoked_ns, 25);
+  EXPECT_EQ(first->items[1].client_id, "client-app-2");
+  EXPECT_EQ(first->items[1].hmac_key_id, "smart-app-app-2");
+  EXPECT_EQ(first->items[1].date_created_ns, 20);
+  auto second = store_->list_smart_apps(first->next_cursor, 2);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(ids_of(*second), (std::vector<std::string>{"app-1"}));
+  EXPECT_FALSE(second->next_cursor);
+  auto bad = store_->list_smart_apps(std::nullopt, 0);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST_F(StoreSmartTest, RevokingAnAppRecordsItsDateOnceWithItsAuditRecord) {
+  auto length = [&] { return store_->audit_length().value(); };
+  const auto before = length();
+  const auto audit = revoke_audit("app-1");
+  auto revoked = store_->revoke_smart_app("app-1", 50, &audit);
+  ASSERT_TRUE(revoked) << revoked.error().message;
+  EXPECT_EQ(revoked->id, "app-1");
+  EXPECT_EQ(revoked->date_revoked_ns, 50);
+  EXPECT_EQ(revoked->hmac_key_id, "smart-app-app-1");
+  EXPECT_EQ(length(), before + 1);
+  auto trail = store_->list_audit(std::nullopt, 1);
+  ASSERT_TRUE(trail);
+  ASSERT_EQ(trail->items.size(), 1u);
+  EXPECT_EQ(trail->items[0].entry.affected_ids, (std::vector<std::string>{"app-1"}));
+  EXPECT_EQ(trail->items[0].entry.method, "DELETE");
+
+  // Again: kConflict, the first date stays and no audit record is written.
+  const auto again_audit = revoke_audit("app-1");
+  auto again = store_->revoke_smart_app("app-1", 60, &again_audit);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+  EXPECT_NE(again.error().message.find("already revoked"), std::string::npos) << again.error().message;
+  const auto unknown_audit = revoke_audit("app-none");
+  auto unknown = store_->revoke_smart_app("app-none", 60, &unknown_audit);
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(length(), before + 1);
+
+  // Durable, and the app's records stay readable.
+  open();
+  auto app = store_->get_smart_app("app-1");
+  ASSERT_TRUE(app && *app);
+  EXPECT_EQ((*app)->date_revoked_ns, 50);
+  auto record = store_->get_smart_account("rec-1");
+  ASSERT_TRUE(record && *record);
+  EXPECT_EQ((*record)->app_id, "app-1");
+}
+
+TEST_F(StoreSmartTest, AVersionSevenDatabaseMigratesWithItsAppsInUse) {
+  const auto path = dir_.path() / "v7.db";
+  {
+    std::ofstream(path).close();  // an empty file: a new database, which read-write mode does not create
+    auto connection = Connection::open(path, OpenMode::kReadWrite);
+    ASSERT_TRUE(connection);
+    for (std::size_t i = 0; i < 7; ++i) ASSERT_TRUE(connection->exec(std::string(migrations()[i]), "test"));
+    ASSERT_TRUE(
+        connection->exec("PRAGMA user_version = 7;"
+                         "INSERT INTO smart_apps (id, client_id, name, hmac_key_id, created_by, date_created_ns) "
+                         "VALUES ('app-v7', 'client-v7', 'old', 'smart-app-app-v7', 'os-uid-0', 1);",
+                         "test"));
+  }
+  auto store = Store::open(path);
+  ASSERT_TRUE(store) << store.error().message;
+  auto app = (*store)->get_smart_app("app-v7");
+  ASSERT_TRUE(app && *app);
+  EXPECT_FALSE((*app)->date_revoked_ns);
+  EXPECT_EQ((*app)->name, "old");
+  auto revoked = (*store)->revoke_smart_app("app-v7", 9);
+  ASSERT_TRUE(revoked) << revoked.error().message;
+  EXPECT_EQ(revoked->date_revoked_ns, 9);
+}
+
+TEST_F(StoreSmartTest, AppQueriesAreServedByIndexes) {
+  auto connection = Connection::open(dir_.path() / "signerd.db", OpenMode::kReadOnly);
+  ASSERT_TRUE(connection);
+  for (auto query : {sql::kGetSmartApp, sql::kListSmartApps, sql::kRevokeSmartApp}) {
     expect_served_by_one_index(*connection, query);
   }
 }
