@@ -38,36 +38,8 @@ namespace {
 
 namespace json = boost::json;
 
-// Deterministic bytes: SHA-256(seed || counter) blocks. Only for test inputs.
-class Stream {
- public:
-  explicit Stream(std::string seed) : seed_(std::move(seed)) {}
-
-  Bytes bytes(std::size_t n) {
-    Bytes out;
-    while (out.size() < n) {
-      const std::string block = seed_ + '/' + std::to_string(counter_++);
-      const Hash256 h = sha256(as_bytes(block));
-      out.insert(out.end(), h.begin(),
-                 h.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(32, n - out.size())));
-    }
-    return out;
-  }
-  std::uint64_t u64() {
-    const Bytes b = bytes(8);
-    std::uint64_t v = 0;
-    for (const std::uint8_t x : b) v = (v << 8) | x;
-    return v;
-  }
-  std::size_t below(std::size_t n) { return static_cast<std::size_t>(u64() % n); }
-  bool chance(std::size_t one_in) { return below(one_in) == 0; }
-
- private:
-  std::string seed_;
-  std::uint64_t counter_ = 0;
-};
-
-[[noreturn]] void bug(const std::string& what) { throw std::runtime_error(what); }
+using tools::bug;
+using tools::Stream;
 
 template <class T>
 T value(Result<T> r, std::string_view what) {

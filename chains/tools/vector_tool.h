@@ -3,7 +3,9 @@
 // tests/interop: "NAME vectors SEED [COUNT]" prints COUNT (1..1000) random vectors made from SEED, and "NAME MODE"
 // answers request lines on stdin in one of the tool's modes. Exit 2 with the usage for a bad command line, 1 with
 // the message when a mode throws.
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <initializer_list>
@@ -12,7 +14,41 @@
 #include <string>
 #include <string_view>
 
+#include "chains/hashes.h"
+#include "common/hex.h"
+
 namespace signerd::tools {
+
+// Deterministic bytes: SHA-256(seed || "/" || counter) blocks, so a seed replays a run. Only for test inputs.
+class Stream {
+ public:
+  explicit Stream(std::string seed) : seed_(std::move(seed)) {}
+
+  Bytes bytes(std::size_t n) {
+    Bytes out;
+    while (out.size() < n) {
+      const std::string block = seed_ + '/' + std::to_string(counter_++);
+      const chains::Hash256 h = chains::sha256(as_bytes(block));
+      out.insert(out.end(), h.begin(),
+                 h.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(32, n - out.size())));
+    }
+    return out;
+  }
+  std::uint64_t u64() {
+    std::uint64_t v = 0;
+    for (const std::uint8_t x : bytes(8)) v = (v << 8) | x;
+    return v;
+  }
+  std::size_t below(std::size_t n) { return static_cast<std::size_t>(u64() % n); }
+  bool chance(std::size_t one_in) { return below(one_in) == 0; }
+
+ private:
+  std::string seed_;
+  std::uint64_t counter_ = 0;
+};
+
+// A vector tool's own failure (not the input's): ends the run with exit 1.
+[[noreturn]] inline void bug(const std::string& what) { throw std::runtime_error(what); }
 
 struct LineMode {
   std::string_view name;
