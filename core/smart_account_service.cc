@@ -303,28 +303,9 @@ Result<SmartAccountService::Activation> SmartAccountService::activate(const stor
                 "network " + target->network + " is no longer configured; its account cannot be activated");
   }
   if (smart::compare_amounts(account->balance, network->activation_fee) < 0) {
-    Error e{ErrorCode::kInvalidArgument,
-            "the gas tank's balance " + account->balance + " does not cover the activation fee " +
-                network->activation_fee + " of " + network->name + " (in the smallest unit of " +
-                account->record.gas_tank_token + "); deposit at least the difference first",
-            {}};
-    e.details = {{"network", network->name},
-                 {"balance", account->balance},
-                 {"activationFee", network->activation_fee},
-                 {"tokenName", account->record.gas_tank_token},
-                 {"decimals", account->record.gas_tank_decimals}};
-    return std::unexpected(std::move(e));
+    return std::unexpected(SmartDeployer::fee_not_covered(*network, account->record, account->balance));
   }
-  if (network->rpc_url.empty()) {
-    return fail(ErrorCode::kUnavailable, "activation on " + network->name +
-                                             " needs a JSON-RPC endpoint: the network has no rpc_url configured "
-                                             "([[smart_accounts.networks]] rpc_url)");
-  }
-  if (network->relayer_key_id.empty()) {
-    return fail(ErrorCode::kUnavailable, "activation on " + network->name +
-                                             " needs a relayer key that pays for the deployment: the network has no "
-                                             "relayer_key_id configured");
-  }
+  if (auto ready = SmartDeployer::can_deploy(*network); !ready) return std::unexpected(ready.error());
   if (!deployer_) return fail(ErrorCode::kUnavailable, "smart-account deployment is not available");
   auto owner = chains::parse_evm_address(account->record.owner);
   auto address = chains::parse_evm_address(target->aa_address);

@@ -226,12 +226,8 @@ Result<chains::EvmAddress> SmartDeployer::relayer_address(const smart::Network& 
   return chains::evm_address(*public_key);
 }
 
-Result<SmartDeployer::Started> SmartDeployer::deploy(const store::SmartAccountRecord& record,
-                                                     const store::SmartAccountNetworkRecord& target,
-                                                     const smart::Network& network, const Bytes& owner_signature,
-                                                     const Principal& who) {
-  smart::JsonRpcClient* rpc_client = client(network.name);
-  if (!rpc_client) {
+Result<void> SmartDeployer::can_deploy(const smart::Network& network) {
+  if (network.rpc_url.empty()) {
     return fail(ErrorCode::kUnavailable, "activation on " + network.name +
                                              " needs a JSON-RPC endpoint: the network has no rpc_url configured "
                                              "([[smart_accounts.networks]] rpc_url)");
@@ -241,6 +237,31 @@ Result<SmartDeployer::Started> SmartDeployer::deploy(const store::SmartAccountRe
                                              " needs a relayer key that pays for the deployment: the network has no "
                                              "relayer_key_id configured");
   }
+  return {};
+}
+
+Error SmartDeployer::fee_not_covered(const smart::Network& network, const store::SmartAccountRecord& record,
+                                     const std::string& balance) {
+  Error e{ErrorCode::kInvalidArgument,
+          "the gas tank's balance " + balance + " does not cover the activation fee " + network.activation_fee +
+              " of " + network.name + " (in the smallest unit of " + record.gas_tank_token +
+              "); deposit at least the difference first",
+          {}};
+  e.details = {{"network", network.name},
+               {"balance", balance},
+               {"activationFee", network.activation_fee},
+               {"tokenName", record.gas_tank_token},
+               {"decimals", record.gas_tank_decimals}};
+  return e;
+}
+
+Result<SmartDeployer::Started> SmartDeployer::deploy(const store::SmartAccountRecord& record,
+                                                     const store::SmartAccountNetworkRecord& target,
+                                                     const smart::Network& network, const Bytes& owner_signature,
+                                                     const Principal& who) {
+  if (auto ready = can_deploy(network); !ready) return std::unexpected(ready.error());
+  smart::JsonRpcClient* rpc_client = client(network.name);
+  if (!rpc_client) return fail(ErrorCode::kInternal, network.name + ": no JSON-RPC client for its rpc_url");
   auto owner = chains::parse_evm_address(record.owner);
   auto account_address = chains::parse_evm_address(target.aa_address);
   if (!owner || !account_address) return fail(ErrorCode::kInternal, "store: malformed smart account addresses");
@@ -367,12 +388,7 @@ Result<SmartDeployer::Started> SmartDeployer::deploy(const store::SmartAccountRe
       deployment,
       [&](const std::string& before) -> Result<std::string> {
         if (smart::compare_amounts(before, network.activation_fee) < 0) {
-          Error e{ErrorCode::kInvalidArgument,
-                  "the gas tank's balance " + before + " no longer covers the activation fee " +
-                      network.activation_fee + " of " + network.name,
-                  {}};
-          e.details = {{"network", network.name}, {"balance", before}, {"activationFee", network.activation_fee}};
-          return std::unexpected(std::move(e));
+          return std::unexpected(fee_not_covered(network, record, before));  // spent meanwhile
         }
         return smart::subtract_amounts(before, network.activation_fee);
       },

@@ -66,6 +66,13 @@ class SmartDeployer {
   void start();
   void stop();
 
+  // kUnavailable naming what `network` lacks to deploy anything: an rpc_url or a relayer_key_id.
+  static Result<void> can_deploy(const smart::Network& network);
+  // The kInvalidArgument a gas tank holding `balance` gets when it does not cover `network`'s fee, with details
+  // {network, balance, activationFee, tokenName, decimals}.
+  static Error fee_not_covered(const smart::Network& network, const store::SmartAccountRecord& record,
+                               const std::string& balance);
+
   // Deploys `target` of `record` on `network` (the caller checked: status not_deployed, a balance that covers the
   // fee, a v0.8 owner signature that recovers the owner, canonical, in `owner_signature`). Errors: kUnavailable
   // when the network has no rpc_url or relayer, its node cannot be reached, serves another chain, has no factory,
