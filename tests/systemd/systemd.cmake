@@ -34,3 +34,12 @@ set_tests_properties(systemd.snippets PROPERTIES SKIP_RETURN_CODE 77)
 add_test(NAME systemd.example_config
   COMMAND $<TARGET_FILE:signerd> --check-config --config ${_sd_src}/examples/signerd.toml)
 set_tests_properties(systemd.example_config PROPERTIES LABELS systemd TIMEOUT 30 PASS_REGULAR_EXPRESSION "configuration OK")
+
+# 5. The operator's walk of docs/operations.md under a real systemd as PID 1: systemd-nspawn boots this machine's root
+# file system under a tmpfs overlay, and the .deb built from this tree is installed, configured for SoftHSM, started
+# by socket activation, reloaded, restarted by its watchdog and stopped. Root only (77 otherwise). Not in sanitizer
+# builds: the package would carry the instrumented binaries into the hardened unit.
+if(NOT SIGNERD_SANITIZE AND NOT SIGNERD_TSAN)
+  add_test(NAME systemd.live_operations COMMAND ${_sd_tests}/live_systemd.sh ${PROJECT_BINARY_DIR})
+  set_tests_properties(systemd.live_operations PROPERTIES LABELS "systemd;packaging" TIMEOUT 600 SKIP_RETURN_CODE 77)
+endif()
