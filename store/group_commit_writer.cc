@@ -46,6 +46,20 @@ std::vector<Result<void>> GroupCommitWriter::write_together(
   return out;
 }
 
+Result<void> GroupCommitWriter::probe() {
+  std::optional<Result<void>> result;
+  Pending pending;
+  pending.counted = false;
+  pending.run = [&](Connection&) {
+    result.emplace();
+    return true;
+  };
+  pending.fail = [&](Error error) { result.emplace(std::unexpected(std::move(error))); };
+  Pending* const queued[] = {&pending};
+  submit(queued);
+  return std::move(*result);
+}
+
 void GroupCommitWriter::submit(std::span<Pending* const> writes) {
   std::unique_lock lock(mutex_);
   if (stopping_) {
@@ -130,9 +144,10 @@ void GroupCommitWriter::commit_batch(std::span<Pending* const> batch) {
     if (!connection_.in_transaction()) {
       return fail_all("store: the batch's transaction was rolled back by SQLite; nothing of it was written");
     }
-    if (ok) ++succeeded;
+    if (ok && pending->counted) ++succeeded;
   }
-  if (succeeded == 0) return;  // every write failed and was undone; the transaction rolls back empty
+  // Every write failed and was undone, or the batch held only probes: the transaction rolls back empty.
+  if (succeeded == 0) return;
 
   if (auto committed = transaction->commit(); !committed) {
     return fail_all(committed.error().message + "; nothing of the batch was written");

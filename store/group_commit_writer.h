@@ -49,6 +49,10 @@ class GroupCommitWriter {
   // Queues all `writes` at once, so they share a batch when max_batch allows; results in the same order.
   std::vector<Result<void>> write_together(std::vector<std::function<Result<void>(Connection&)>> writes);
 
+  // Succeeds when the writer's next batch could take the database's write lock (BEGIN IMMEDIATE). Writes nothing,
+  // and is not counted in stats() nor in the commit metrics, so readiness probes do not skew them.
+  Result<void> probe();
+
   // Commits everything already queued, then stops the thread. Later writes fail with kUnavailable. Idempotent;
   // not to be called concurrently with itself.
   void stop();
@@ -62,6 +66,7 @@ class GroupCommitWriter {
     std::function<bool(Connection&)> run;  // runs the write and stores its result; true when it succeeded
     std::function<void(Error)> fail;       // replaces the stored result with an error
     std::function<void()> notify;          // asynchronous writes: reports the stored result
+    bool counted = true;                   // false for probe(): not a write in stats() or the metrics
     std::condition_variable completed;
     bool done = false;  // guarded by mutex_
   };

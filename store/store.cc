@@ -441,7 +441,7 @@ Result<void> Store::insert_signature(const SignatureRecord& sig, const AuditEntr
 }
 
 Result<void> Store::check_writable() {
-  return impl_->writer.write([](Connection& connection) { return connection.exec("SELECT 1", "check writable"); });
+  return impl_->writer.probe();
 }
 
 void Store::insert_signature_async(SignatureRecord sig, std::function<void(Result<void>)> done,

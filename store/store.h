@@ -414,8 +414,8 @@ class Store {
 
   StoreStats stats() const;
 
-  // Runs an empty write through the writer (BEGIN IMMEDIATE takes the write lock): succeeds when the database
-  // accepts writes now. For readiness checks.
+  // Runs a probe through the writer (BEGIN IMMEDIATE takes the write lock, nothing is written): succeeds when the
+  // database accepts writes now. For readiness checks; not counted as a write in stats() or the store metrics.
   Result<void> check_writable();
 
  private:

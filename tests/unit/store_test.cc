@@ -653,6 +653,29 @@ TEST_F(StoreTest, FailedCommitFailsTheWholeBatchAndWritesNothing) {
   ASSERT_TRUE(store->insert_key(make_key("key-3")));  // the writer carries on
 }
 
+TEST_F(StoreTest, CheckWritableTakesTheWriteLockAndIsNotCountedAsAWrite) {
+  auto store = open_store();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->insert_key(make_key("key-1")));
+  const auto before = store->stats();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(store->check_writable());
+  EXPECT_EQ(store->stats().commits, before.commits);
+  EXPECT_EQ(store->stats().writes, before.writes);
+
+  // Another connection holds the write lock: the probe fails (after the busy timeout) and says why.
+  auto other = Connection::open(db_path(), OpenMode::kReadWrite);
+  ASSERT_TRUE(other) << other.error().message;
+  ASSERT_TRUE(other->exec("BEGIN IMMEDIATE", "hold the write lock"));
+  auto locked = store->check_writable();
+  ASSERT_FALSE(locked);
+  EXPECT_EQ(locked.error().code, ErrorCode::kUnavailable) << locked.error().message;
+  ASSERT_TRUE(other->exec("ROLLBACK", "release the write lock"));
+  EXPECT_TRUE(store->check_writable());
+  EXPECT_EQ(store->stats().writes, before.writes);
+  ASSERT_TRUE(store->insert_key(make_key("key-2")));  // and real writes still count
+  EXPECT_EQ(store->stats().writes, before.writes + 1);
+}
+
 TEST_F(StoreTest, TransactionLostMidBatchFailsTheWholeBatch) {
   auto store = open_store();
   ASSERT_NE(store, nullptr);
