@@ -138,7 +138,9 @@ check_from_systemd signerd.socket /usr/lib/systemd/system/signerd.socket || true
 if check_from_systemd sysusers.d/signerd.conf /usr/lib/sysusers.d/signerd.conf; then
   grep -q '^signerd:' "$root/etc/passwd" || fail "postinst did not create the signerd user in $root/etc/passwd"
   grep -q '^signerd:' "$root/etc/group" || fail "postinst did not create the signerd group in $root/etc/group"
-  ok "postinst created the signerd user and group (systemd-sysusers --root)"
+  grep -Eq '^signerd-clients:[^:]*:[0-9]+:(.*,)?signerd(,|$)' "$root/etc/group" ||
+    fail "postinst did not create the group signerd-clients with member signerd: $(grep '^signerd' "$root/etc/group")"
+  ok "postinst created the signerd user and group, and signerd-clients with signerd in it (systemd-sysusers --root)"
 fi
 if check_from_systemd tmpfiles.d/signerd.conf /usr/lib/tmpfiles.d/signerd.conf; then
   # Ids from the root's own passwd and group files: the host's names for them mean nothing here.

@@ -9,7 +9,7 @@
 #   §4    the PIN as a systemd credential (LoadCredential=), --check-config;
 #   §5    systemctl enable --now signerd.socket: the service is not running until the first connection, which starts
 #         it (socket activation); it runs as user signerd, Status "Serving", /healthz /readyz /metrics;
-#   §6.1  a client user in group signerd, 401 until its uid is in auth.unix_allowed_uids, then `systemctl reload`
+#   §6.1  a client user in group signerd-clients (which cannot read /etc/signerd), 401 until its uid is in auth.unix_allowed_uids, then `systemctl reload`
 #         (SIGHUP) lets it in without a restart; it creates and signs with a key through signerctl;
 #   §5    systemctl restart keeps keys; the watchdog (WatchdogSec, shortened by a drop-in) restarts a daemon whose
 #         event loop is frozen, and leaves a running one alone; systemctl stop leaves the socket in place and a
@@ -132,7 +132,7 @@ inside systemctl daemon-reload
 inside systemctl enable --now signerd.socket >/dev/null 2>&1 || fail "systemctl enable --now signerd.socket"
 [ "$(inside systemctl is-active signerd.socket)" = active ] || fail "signerd.socket is not active"
 [ "$(inside systemctl is-active signerd.service || true)" = inactive ] || fail "signerd.service started before a connection"
-[ "$(inside stat -c '%a %U %G' /run/signerd/signerd.sock)" = "660 signerd signerd" ] ||
+[ "$(inside stat -c '%a %U %G' /run/signerd/signerd.sock)" = "660 signerd signerd-clients" ] ||
   fail "socket is $(inside stat -c '%a %U %G' /run/signerd/signerd.sock)"
 health=$(curl_in http://localhost/healthz)
 [ "$(jq -r .status <<<"$health")" = ok ] || fail "/healthz through the socket: $health"
@@ -166,9 +166,13 @@ code=$(inside curl -s -o /dev/null -w '%{http_code}' --max-time 10 http://127.0.
 ok "sandbox in force (NoNewPrivs, seccomp, no capabilities); PIN not in argv, environment or journal; TCP loopback 401"
 
 # ---- §6.1 a client user: group, allow-list, reload --------------------------------------------------------------
-inside useradd -m -G signerd alice
+inside useradd -m -G signerd-clients alice
 alice_uid=$(inside id -u alice)
 as_alice() { inside runuser -u alice -- "$@"; }
+as_alice ls /etc/signerd >/dev/null 2>&1 && fail "a member of signerd-clients can read /etc/signerd"
+code=$(inside runuser -u nobody -- curl -s -o /dev/null -w '%{http_code}' --unix-socket /run/signerd/signerd.sock \
+         http://localhost/healthz || true)
+[ "$code" = 000 ] || fail "a user outside signerd-clients reached the socket (HTTP $code)"
 code=$(as_alice curl -s -o /dev/null -w '%{http_code}' --unix-socket /run/signerd/signerd.sock http://localhost/keys)
 [ "$code" = 401 ] || fail "alice before the allow-list: HTTP $code, expected 401"
 insh "sed -i -e 's|^#\\? *unix_allowed_uids = .*|unix_allowed_uids = [$alice_uid]|' /etc/signerd/signerd.toml"
@@ -186,7 +190,7 @@ key_id=$(jq -r .id <<<"$key")
 sig=$(as_alice signerctl --socket /run/signerd/signerd.sock --json keys sign "$key_id" \
         --hash 0x"$(printf 'live systemd' | sha256sum | cut -c1-64)") || fail "keys sign: $sig"
 [ "$(jq -r .status <<<"$sig")" = Signed ] || fail "keys sign answered $sig"
-ok "§6.1 alice: 401, then after 'systemctl reload' (same PID) keys create + sign ($key_id)"
+ok "§6.1 nobody cannot connect; alice (signerd-clients, cannot read /etc/signerd): 401, then after 'systemctl reload' (same PID) keys create + sign ($key_id)"
 
 # ---- restart, watchdog, stop ------------------------------------------------------------------------------------
 inside systemctl restart signerd

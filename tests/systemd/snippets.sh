@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Test: the sysusers.d and tmpfiles.d snippets, applied to an empty root, create the system user signerd
-# (home /var/lib/signerd, shell nologin) and /etc/signerd 0750 root:signerd, /var/lib/signerd 0700 signerd:signerd,
-# /run/signerd 0750 signerd:signerd. Needs root for the ownership (exit 77, skipped, otherwise).
+# (home /var/lib/signerd, shell nologin), the group signerd-clients with signerd in it, and /etc/signerd 0750
+# root:signerd, /var/lib/signerd 0700 signerd:signerd, /run/signerd 0755 signerd:signerd. Needs root for the ownership (exit 77, skipped, otherwise).
 #   usage: snippets.sh <systemd source dir>
 set -euo pipefail
 src=$1
@@ -23,6 +23,10 @@ IFS=: read -r name _ uid gid _ home shell < <(grep '^signerd:' "$root/etc/passwd
 sgid=$(awk -F: '$1=="signerd"{print $3}' "$root/etc/group")
 [ "$sgid" = "$gid" ] || fail "group signerd ($sgid) is not the user's primary group ($gid)"
 echo "ok: system user $name uid=$uid gid=$gid home=$home shell=$shell"
+IFS=: read -r _ _ cgid members < <(grep '^signerd-clients:' "$root/etc/group") || fail "no group signerd-clients"
+[ "$cgid" -lt 1000 ] && [ "$cgid" != "$gid" ] || fail "signerd-clients has gid $cgid"
+[[ ",$members," == *,signerd,* ]] || fail "signerd is not a member of signerd-clients: '$members'"
+echo "ok: system group signerd-clients gid=$cgid members=$members"
 
 out=$(systemd-tmpfiles --root="$root" --create "$src/tmpfiles.d/signerd.conf" 2>&1) || fail "systemd-tmpfiles: $out"
 [ -z "$out" ] || fail "systemd-tmpfiles said: $out"
@@ -34,5 +38,5 @@ check() {  # check <path> <mode> <uid> <gid>
 }
 check /etc/signerd 750 0 "$gid"
 check /var/lib/signerd 700 "$uid" "$gid"
-check /run/signerd 750 "$uid" "$gid"
+check /run/signerd 755 "$uid" "$gid"
 echo PASS
