@@ -1,5 +1,7 @@
 #include "cli/api_call.h"
 
+#include <openssl/crypto.h>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -48,7 +50,15 @@ int transport_failure(const Error& error) {
   return error.code == ErrorCode::kInvalidArgument ? kExitUsage : exit_code_for(error.code);
 }
 
-int http_failure(const DaemonContext& ctx, const HttpResponse& response, std::string_view method) {
+namespace {
+
+bool is_apps_path(std::string_view path) {
+  return path == "/smart-account-apps" || path.starts_with("/smart-account-apps/");
+}
+
+// What http_failure prints, after `preface` (empty, or what was being done when the daemon refused).
+int report_http_failure(const DaemonContext& ctx, const HttpResponse& response, std::string_view target,
+                        const std::string& preface) {
   const auto body = parse_json(response.body);
   std::string message;
   std::string id;
@@ -56,6 +66,12 @@ int http_failure(const DaemonContext& ctx, const HttpResponse& response, std::st
     if (const auto* e = find(*body, "error")) {
       message = field(*e, "message");
       id = field(*e, "id");
+      // The daemon's reason, when it gives one ("signature does not verify", "token revoked" ...).
+      const auto* details = find(*e, "details");
+      const auto* reason = details ? find(*details, "reason") : nullptr;
+      if (!message.empty() && reason && reason->is_string() && !reason->as_string().empty()) {
+        message += ": " + std::string(reason->as_string());
+      }
     }
   }
   if (message.empty()) {
@@ -66,17 +82,69 @@ int http_failure(const DaemonContext& ctx, const HttpResponse& response, std::st
   if (!id.empty()) suffix += ", error id " + id;
   suffix += ")";
   const bool tcp = !ctx.client.endpoint().is_unix();
-  if (response.status == 401 && tcp && !ctx.client.has_token()) {
-    suffix += "; over TCP give a service account's token with --token-file FILE";
-  }
-  if (response.status == 403 && tcp && ctx.client.has_token() && method != "GET") {
+  const std::string_view path = target.substr(0, target.find('?'));
+  const bool refused = response.status == 401 || response.status == 403;
+  if (tcp && refused && is_apps_path(path)) {
     suffix +=
-        "; token holders must sign every change (user-action signing), which signerctl does not do yet: make "
-        "changes over the Unix socket as an OS user in auth.unix_allowed_uids";
+        "; apps are the local administrator's alone, with or without a token: run `signerctl apps ...` over the "
+        "Unix socket (--socket or $SIGNERD_SOCKET, no --url) as an OS user in auth.unix_allowed_uids";
+  } else if (response.status == 401 && tcp && !ctx.client.has_token()) {
+    suffix += "; over TCP give a service account's token with --token-file FILE";
+  } else if (response.status == 403 && tcp && path == "/auth/action") {
+    suffix +=
+        "; check that --cred-id names a credential of the token's account and --credential-key-file holds its "
+        "private key";
   }
-  print_err(message + " " + suffix);
+  print_err(preface + message + " " + suffix);
   if (ctx.json && body) print_out(response.body);
   return exit_code_for_http(response.status);
+}
+
+// The message for a change that needs a user action ctx cannot sign.
+std::string unsigned_change_message(std::string_view method, std::string_view path) {
+  return std::string(method) + " " + std::string(path) +
+         " changes the daemon's state: over TCP a token holder must sign every change (Dfns user-action signing). "
+         "Give --cred-id ID and --credential-key-file FILE (the service account's credential: its id and PEM "
+         "private key), or run the command over the Unix socket (--socket, no --url) as an OS user in "
+         "auth.unix_allowed_uids.";
+}
+
+bool needs_user_action(const DaemonContext& ctx, std::string_view method, std::string_view path) {
+  return !ctx.client.endpoint().is_unix() && ctx.client.has_token() && user_action_required(method, path);
+}
+
+}  // namespace
+
+int http_failure(const DaemonContext& ctx, const HttpResponse& response, std::string_view target) {
+  return report_http_failure(ctx, response, target, "");
+}
+
+std::optional<int> refuse_unsigned_change(const DaemonContext& ctx, std::string_view method, std::string_view path) {
+  if (ctx.signer || !needs_user_action(ctx, method, path)) return std::nullopt;
+  print_err(unsigned_change_message(method, path));
+  return kExitUsage;
+}
+
+std::expected<HttpResponse, int> send(const DaemonContext& ctx, std::string_view method, const std::string& target,
+                                      const std::optional<std::string>& body) {
+  const std::string_view path = std::string_view(target).substr(0, target.find('?'));
+  Headers headers;  // the user action, when the request needs one: wiped after sending
+  if (needs_user_action(ctx, method, path)) {
+    if (auto refused = refuse_unsigned_change(ctx, method, path)) return std::unexpected(*refused);
+    auto ua = obtain_user_action(ctx.client, *ctx.signer, method, path, body ? std::string_view(*body) : "");
+    if (!ua) return std::unexpected(transport_failure(ua.error()));
+    if (!ua->token) {
+      const std::string step_target = ua->refused_step.substr(ua->refused_step.find(' ') + 1);
+      return std::unexpected(report_http_failure(ctx, ua->refusal, step_target,
+                                                 "user-action signing for " + std::string(method) + " " +
+                                                     std::string(path) + " refused at " + ua->refused_step + ": "));
+    }
+    headers.emplace_back("x-dfns-useraction", std::string(ua->token->view()));
+  }
+  auto response = ctx.client.request(method, target, body, headers);
+  for (auto& [name, value] : headers) OPENSSL_cleanse(value.data(), value.size());
+  if (!response) return std::unexpected(transport_failure(response.error()));
+  return std::move(*response);
 }
 
 void print_fields(const Fields& fields) {
@@ -109,10 +177,10 @@ void print_table(const std::vector<std::string>& header, const std::vector<std::
 
 std::expected<json::value, int> fetch_json(const DaemonContext& ctx, std::string_view method, const std::string& target,
                                            const std::optional<std::string>& body) {
-  auto response = ctx.client.request(method, target, body);
-  if (!response) return std::unexpected(transport_failure(response.error()));
+  auto response = send(ctx, method, target, body);
+  if (!response) return std::unexpected(response.error());
   if (response->status < 200 || response->status >= 300) {
-    return std::unexpected(http_failure(ctx, *response, method));
+    return std::unexpected(http_failure(ctx, *response, target));
   }
   auto value = parse_json(response->body);
   if (!value) {
@@ -137,9 +205,9 @@ int list_pages(const DaemonContext& ctx, const std::string& path, const ListArgs
     if (args.limit) add("limit=" + std::to_string(*args.limit));
     for (const auto& parameter : args.query) add(parameter);
     if (token) add("paginationToken=" + percent_encode(*token));
-    auto response = ctx.client.request("GET", target);
-    if (!response) return transport_failure(response.error());
-    if (response->status != 200) return http_failure(ctx, *response);
+    auto response = send(ctx, "GET", target);
+    if (!response) return response.error();
+    if (response->status != 200) return http_failure(ctx, *response, target);
     if (ctx.json && !args.all) {
       print_out(response->body);
       return kExitOk;
@@ -176,9 +244,9 @@ int list_pages(const DaemonContext& ctx, const std::string& path, const ListArgs
 
 int exchange(const DaemonContext& ctx, std::string_view method, const std::string& target,
              const std::optional<std::string>& body, const std::function<void(const json::value&)>& print) {
-  auto response = ctx.client.request(method, target, body);
-  if (!response) return transport_failure(response.error());
-  if (response->status < 200 || response->status >= 300) return http_failure(ctx, *response, method);
+  auto response = send(ctx, method, target, body);
+  if (!response) return response.error();
+  if (response->status < 200 || response->status >= 300) return http_failure(ctx, *response, target);
   if (ctx.json) {
     print_out(response->body);
     return kExitOk;

@@ -13,12 +13,14 @@
 #include <vector>
 
 #include "cli/http_client.h"
+#include "cli/user_action.h"
 
 namespace signerd::cli {
 
 struct DaemonContext {
   HttpClient client;
   bool json = false;
+  std::optional<CredentialSigner> signer;  // --cred-id and --credential-key-file: signs user actions over TCP
 };
 
 // stdout, with a newline added when missing.
@@ -36,10 +38,20 @@ std::string field(const boost::json::value& v, std::string_view key);
 
 // A request that failed below HTTP (no connection, timeout, unparseable reply): prints why, returns the exit code.
 int transport_failure(const Error& error);
-// A reply other than 2xx to `method`: prints the daemon's error.message with the status and error id (with --json
-// also the error body on stdout) and a hint when the cause is likely signerctl's side (no token, a token holder's
-// change). Returns the exit code.
-int http_failure(const DaemonContext& ctx, const HttpResponse& response, std::string_view method = "GET");
+// A reply other than 2xx to a request for `target`: prints the daemon's error.message (with its reason, when given),
+// the status and error id (with --json also the error body on stdout), and a hint when the cause is likely
+// signerctl's side (no token, apps over TCP, a credential key that does not match). Returns the exit code.
+int http_failure(const DaemonContext& ctx, const HttpResponse& response, std::string_view target);
+
+// Sends one request as the context's caller and returns the daemon's reply, whatever its status. A change over TCP
+// by a token holder (user_action_required) first gets its user action, signed with ctx.signer; without a signer
+// nothing is sent and the error names --cred-id and --credential-key-file (exit 2). A failure before the reply (the
+// transport, a user-action step the daemon refused) is reported here and returned as the exit code.
+std::expected<HttpResponse, int> send(const DaemonContext& ctx, std::string_view method, const std::string& target,
+                                      const std::optional<std::string>& body = std::nullopt);
+// For commands that send more than one request: exit 2 (after saying why) when `method` `path` will need a user
+// action ctx cannot sign, so that nothing is sent at all; nullopt otherwise.
+std::optional<int> refuse_unsigned_change(const DaemonContext& ctx, std::string_view method, std::string_view path);
 
 // "name  value" lines, names aligned; empty values are left out.
 using Fields = std::vector<std::pair<std::string, std::string>>;

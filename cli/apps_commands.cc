@@ -57,13 +57,13 @@ int run_create(const DaemonContext& ctx, const AppsCommands& c) {
     }
   } close_file{fd, c.secret_out};
 
-  auto response = ctx.client.request("POST", "/smart-account-apps", json::serialize(json::object{{"name", c.name}}));
-  if (!response) return transport_failure(response.error());
+  auto response = send(ctx, "POST", "/smart-account-apps", json::serialize(json::object{{"name", c.name}}));
+  if (!response) return response.error();
   struct Wipe {  // the reply carries the secret
     std::string& s;
     ~Wipe() { ::explicit_bzero(s.data(), s.size()); }
   } wipe_body{response->body};
-  if (response->status < 200 || response->status >= 300) return http_failure(ctx, *response, "POST");
+  if (response->status < 200 || response->status >= 300) return http_failure(ctx, *response, "/smart-account-apps");
   auto reply = parse_json(response->body);
   if (!reply || !find(*reply, "secret")) {
     print_err("the reply to POST /smart-account-apps is not the app; it may exist without its secret shown");

@@ -146,13 +146,13 @@ int run_audit_verify(const DaemonContext& ctx) {
   std::set<std::string> seen_tokens;
   for (;;) {
     const std::string target = audit_target(limit, page_token);
-    auto response = ctx.client.request("GET", target);
-    if (!response) return transport_failure(response.error());
+    auto response = send(ctx, "GET", target);
+    if (!response) return response.error();
     if (response->status == 400 && limit && !page_token) {
       limit.reset();  // a daemon whose max_page_size is below ours: its own page size then
       continue;
     }
-    if (response->status != 200) return http_failure(ctx, *response);
+    if (response->status != 200) return http_failure(ctx, *response, target);
     const auto page = parse_json(response->body);
     const auto* items = page ? find(*page, "items") : nullptr;
     if (items == nullptr || !items->is_array()) {

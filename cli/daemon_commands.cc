@@ -83,16 +83,16 @@ void print_flat(const json::value& v, const std::string& indent) {
 
 int run_status(const DaemonContext& ctx) {
   const std::string where = ctx.client.endpoint().describe();
-  auto health = ctx.client.request("GET", "/healthz");
-  if (!health) return transport_failure(health.error());
-  if (health->status != 200) return http_failure(ctx, *health);
+  auto health = send(ctx, "GET", "/healthz");
+  if (!health) return health.error();
+  if (health->status != 200) return http_failure(ctx, *health, "/healthz");
   const auto health_json = parse_json(health->body);
 
-  auto ready = ctx.client.request("GET", "/readyz");
-  if (!ready) return transport_failure(ready.error());
+  auto ready = send(ctx, "GET", "/readyz");
+  if (!ready) return ready.error();
   const auto ready_json = parse_json(ready->body);
   int code = kExitOk;
-  if (ready->status != 200 && ready->status != 404 && ready->status != 503) return http_failure(ctx, *ready);
+  if (ready->status != 200 && ready->status != 404 && ready->status != 503) return http_failure(ctx, *ready, "/readyz");
   if (ready->status == 503) code = kExitUnavailable;
 
   if (ctx.json) {

@@ -1,10 +1,15 @@
 #include "cli/http_client.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -14,6 +19,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <memory>
 #include <utility>
 
 namespace signerd::cli {
@@ -153,44 +159,212 @@ Result<Socket> connect_tcp(const Endpoint& endpoint, Clock::time_point deadline)
   return std::unexpected(connect_error(endpoint, last_error));
 }
 
-Result<void> send_all(int fd, std::string_view bytes, const Endpoint& endpoint, Clock::time_point deadline) {
-  std::size_t off = 0;
-  while (off < bytes.size()) {
-    const ssize_t n = ::send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-    if (n > 0) {
-      off += static_cast<std::size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (!wait_for(fd, POLLOUT, deadline)) return std::unexpected(unreachable(endpoint, "timed out sending"));
-      continue;
-    }
-    return std::unexpected(unreachable(endpoint, std::string("send: ") + std::strerror(errno)));
-  }
-  return {};
+// What OpenSSL reports last (the reason of the newest error in the queue), and an empty queue after.
+std::string openssl_reason() {
+  const unsigned long e = ERR_peek_last_error();
+  ERR_clear_error();
+  if (e == 0) return "unknown error";
+  const char* reason = ERR_reason_error_string(e);
+  return reason ? reason : "error " + std::to_string(ERR_GET_REASON(e));
 }
 
-// Appends what arrives to `buf`. Returns false at end of stream.
-Result<bool> receive_some(int fd, std::string& buf, const Endpoint& endpoint, Clock::time_point deadline) {
-  char chunk[16384];
-  for (;;) {
-    const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-    if (n > 0) {
-      buf.append(chunk, static_cast<std::size_t>(n));
-      return true;
-    }
-    if (n == 0) return false;
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      if (!wait_for(fd, POLLIN, deadline)) {
-        return std::unexpected(unreachable(endpoint, "timed out waiting for the reply"));
-      }
-      continue;
-    }
-    return std::unexpected(unreachable(endpoint, std::string("recv: ") + std::strerror(errno)));
-  }
+bool is_ip_literal(const std::string& host) {
+  in6_addr v6;
+  in_addr v4;
+  return ::inet_pton(AF_INET, host.c_str(), &v4) == 1 || ::inet_pton(AF_INET6, host.c_str(), &v6) == 1;
 }
+
+// SIGPIPE is ignored while one lives: OpenSSL writes to its socket with write(2), which raises SIGPIPE when the
+// peer has gone (plain sockets use send(MSG_NOSIGNAL) instead). Process-wide, which is fine: signerctl has one
+// thread.
+class SigpipeIgnored {
+ public:
+  SigpipeIgnored() {
+    struct sigaction ignore{};
+    ignore.sa_handler = SIG_IGN;
+    ::sigemptyset(&ignore.sa_mask);
+    ::sigaction(SIGPIPE, &ignore, &previous_);
+  }
+  SigpipeIgnored(const SigpipeIgnored&) = delete;
+  SigpipeIgnored& operator=(const SigpipeIgnored&) = delete;
+  ~SigpipeIgnored() { ::sigaction(SIGPIPE, &previous_, nullptr); }
+
+ private:
+  struct sigaction previous_{};
+};
+
+struct SslFree {
+  void operator()(SSL* ssl) const { SSL_free(ssl); }
+};
+
+// One connection to the daemon: a connected non-blocking socket, with TLS on it after start_tls(). Every operation
+// ends by `deadline`.
+class Connection {
+ public:
+  Connection(Socket socket, const Endpoint& endpoint) : socket_(std::move(socket)), endpoint_(endpoint) {}
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection() {
+    // Best effort, never waited for: our close_notify, so the daemon sees a clean end of the TLS stream.
+    if (ssl_ && established_) SSL_shutdown(ssl_.get());
+    ERR_clear_error();
+  }
+
+  // The TLS handshake, verifying the server's certificate chain against `ctx`'s trust store and its name against
+  // the endpoint's host (a DNS name, also sent as SNI, or an IP address). `custom_ca` only words the error.
+  Result<void> start_tls(SSL_CTX* ctx, bool custom_ca, Clock::time_point deadline) {
+    ERR_clear_error();
+    ssl_.reset(SSL_new(ctx));
+    if (!ssl_ || SSL_set_fd(ssl_.get(), socket_.fd()) != 1) {
+      return std::unexpected(Error{ErrorCode::kInternal, "TLS: " + openssl_reason(), {}});
+    }
+    const std::string& host = endpoint_.host;
+    const bool named = !is_ip_literal(host);
+    const int host_set = named ? SSL_set1_host(ssl_.get(), host.c_str())
+                               : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_.get()), host.c_str());
+    if (host_set != 1 || (named && SSL_set_tlsext_host_name(ssl_.get(), host.c_str()) != 1)) {
+      return std::unexpected(Error{ErrorCode::kInternal, "TLS: cannot check the certificate against " + host, {}});
+    }
+    for (;;) {
+      ERR_clear_error();
+      const int rc = SSL_connect(ssl_.get());
+      if (rc == 1) break;
+      const int err = SSL_get_error(ssl_.get(), rc);
+      if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+        if (!wait_for(socket_.fd(), err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+          return std::unexpected(unreachable(endpoint_, "timed out in the TLS handshake"));
+        }
+        continue;
+      }
+      return std::unexpected(handshake_failure(err, custom_ca));
+    }
+    established_ = true;
+    return {};
+  }
+
+  Result<void> send_all(std::string_view bytes, Clock::time_point deadline) {
+    std::size_t off = 0;
+    while (off < bytes.size()) {
+      if (ssl_) {
+        ERR_clear_error();
+        std::size_t n = 0;
+        const int rc = SSL_write_ex(ssl_.get(), bytes.data() + off, bytes.size() - off, &n);
+        if (rc == 1) {
+          off += n;
+          continue;
+        }
+        if (auto waited = wait_for_tls(rc, "sending", deadline); !waited) return std::unexpected(waited.error());
+        continue;
+      }
+      const ssize_t n = ::send(socket_.fd(), bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+      if (n > 0) {
+        off += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (!wait_for(socket_.fd(), POLLOUT, deadline)) {
+          return std::unexpected(unreachable(endpoint_, "timed out sending"));
+        }
+        continue;
+      }
+      return std::unexpected(unreachable(endpoint_, std::string("send: ") + std::strerror(errno)));
+    }
+    return {};
+  }
+
+  // Appends what arrives to `buf`. Returns false at end of stream (over TLS: the server's close_notify; a TCP close
+  // without one is an error, as it may cut a reply short).
+  Result<bool> receive_some(std::string& buf, Clock::time_point deadline) {
+    char chunk[16384];
+    for (;;) {
+      if (ssl_) {
+        ERR_clear_error();
+        std::size_t n = 0;
+        const int rc = SSL_read_ex(ssl_.get(), chunk, sizeof chunk, &n);
+        if (rc == 1) {
+          buf.append(chunk, n);
+          return true;
+        }
+        if (SSL_get_error(ssl_.get(), rc) == SSL_ERROR_ZERO_RETURN) return false;
+        if (auto waited = wait_for_tls(rc, "waiting for the reply", deadline); !waited) {
+          return std::unexpected(waited.error());
+        }
+        continue;
+      }
+      const ssize_t n = ::recv(socket_.fd(), chunk, sizeof chunk, 0);
+      if (n > 0) {
+        buf.append(chunk, static_cast<std::size_t>(n));
+        return true;
+      }
+      if (n == 0) return false;
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (!wait_for(socket_.fd(), POLLIN, deadline)) {
+          return std::unexpected(unreachable(endpoint_, "timed out waiting for the reply"));
+        }
+        continue;
+      }
+      return std::unexpected(unreachable(endpoint_, std::string("recv: ") + std::strerror(errno)));
+    }
+  }
+
+ private:
+  // After an SSL_read_ex/SSL_write_ex that returned `rc`: waits for what OpenSSL needs, or fails for good.
+  Result<void> wait_for_tls(int rc, const std::string& doing, Clock::time_point deadline) {
+    const int err = SSL_get_error(ssl_.get(), rc);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      if (!wait_for(socket_.fd(), err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+        return std::unexpected(unreachable(endpoint_, "timed out " + doing));
+      }
+      return {};
+    }
+    established_ = false;  // no close_notify on a broken connection
+    if (err == SSL_ERROR_SYSCALL && errno != 0) {
+      return std::unexpected(unreachable(endpoint_, "TLS " + doing + ": " + std::strerror(errno)));
+    }
+    return std::unexpected(unreachable(endpoint_, "TLS " + doing + ": " + openssl_reason()));
+  }
+
+  // Why SSL_connect failed, in words that say what to do when it is the certificate.
+  Error handshake_failure(int err, bool custom_ca) {
+    const long verify = SSL_get_verify_result(ssl_.get());
+    if (verify != X509_V_OK) {
+      ERR_clear_error();
+      std::string why = "TLS handshake failed: certificate verify failed: ";
+      why += X509_verify_cert_error_string(verify);
+      switch (verify) {
+        case X509_V_ERR_HOSTNAME_MISMATCH:
+        case X509_V_ERR_IP_ADDRESS_MISMATCH:
+          why += " (the daemon's certificate is not for " + endpoint_.host +
+                 "; use in --url a host name or address the certificate names)";
+          break;
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+        case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+        case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+        case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+          why += custom_ca ? " (the daemon's certificate was not issued by a CA in --cacert)"
+                           : " (the daemon's certificate was not issued by a CA this system trusts; give its CA "
+                             "with --cacert FILE)";
+          break;
+        default: break;
+      }
+      return unreachable(endpoint_, why);
+    }
+    if (err == SSL_ERROR_SYSCALL) {
+      const std::string reason = errno != 0 ? std::strerror(errno) : "the connection closed";
+      ERR_clear_error();
+      return unreachable(endpoint_, "TLS handshake failed: " + reason + " (is it serving TLS on that port?)");
+    }
+    return unreachable(endpoint_, "TLS handshake failed: " + openssl_reason() + " (is it serving TLS on that port?)");
+  }
+
+  Socket socket_;
+  const Endpoint& endpoint_;
+  std::unique_ptr<SSL, SslFree> ssl_;
+  bool established_ = false;
+};
 
 Error malformed(const std::string& why) { return Error{ErrorCode::kInternal, "malformed HTTP reply: " + why, {}}; }
 
@@ -228,25 +402,37 @@ Result<HttpResponse> parse_head(std::string_view head) {
 
 }  // namespace
 
+std::string Endpoint::authority() const {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
 std::string Endpoint::describe() const {
   if (is_unix()) return "unix:" + unix_socket;
-  const bool v6 = host.find(':') != std::string::npos;
-  return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  return (tls ? "https://" : "http://") + authority();
 }
 
 Result<Endpoint> Endpoint::parse_url(std::string_view url) {
-  constexpr std::string_view kScheme = "http://";
+  constexpr std::string_view kHttp = "http://";
+  constexpr std::string_view kHttps = "https://";
   auto bad = [&](const std::string& why) {
     return fail(ErrorCode::kInvalidArgument, "--url " + std::string(url) + ": " + why);
   };
-  if (url.substr(0, kScheme.size()) != kScheme) return bad("only http://host:port is supported");
-  std::string_view rest = url.substr(kScheme.size());
+  Endpoint e;
+  std::string_view rest;
+  if (url.starts_with(kHttp)) {
+    rest = url.substr(kHttp.size());
+  } else if (url.starts_with(kHttps)) {
+    rest = url.substr(kHttps.size());
+    e.tls = true;
+  } else {
+    return bad("only http://host:port and https://host:port are supported");
+  }
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
   if (rest.find('/') != std::string_view::npos || rest.find('@') != std::string_view::npos ||
       rest.find('?') != std::string_view::npos) {
     return bad("give only the scheme, host and port");
   }
-  Endpoint e;
   std::string_view port_text;
   if (!rest.empty() && rest.front() == '[') {
     const auto close = rest.find(']');
@@ -263,7 +449,7 @@ Result<Endpoint> Endpoint::parse_url(std::string_view url) {
     if (colon != std::string_view::npos) port_text = rest.substr(colon + 1);
   }
   if (e.host.empty()) return bad("no host");
-  unsigned port = 80;
+  unsigned port = e.tls ? 443 : 80;
   if (!port_text.empty()) {
     const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
     if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 || port > 65535) {
@@ -274,41 +460,86 @@ Result<Endpoint> Endpoint::parse_url(std::string_view url) {
   return e;
 }
 
-HttpClient::HttpClient(Endpoint endpoint, std::optional<SecretString> bearer_token, std::chrono::milliseconds timeout)
-    : endpoint_(std::move(endpoint)), bearer_token_(std::move(bearer_token)), timeout_(timeout) {}
+Result<HttpClient> HttpClient::create(Endpoint endpoint, std::optional<SecretString> bearer_token,
+                                      std::chrono::milliseconds timeout, const TlsOptions& tls) {
+  std::shared_ptr<SSL_CTX> context;
+  if (endpoint.tls) {
+    ERR_clear_error();
+    context.reset(SSL_CTX_new(TLS_client_method()), &SSL_CTX_free);
+    if (!context || SSL_CTX_set_min_proto_version(context.get(), TLS1_2_VERSION) != 1) {
+      return fail(ErrorCode::kInternal, "TLS: " + openssl_reason());
+    }
+    SSL_CTX_set_verify(context.get(), SSL_VERIFY_PEER, nullptr);
+    SSL_CTX_set_mode(context.get(), SSL_MODE_ENABLE_PARTIAL_WRITE);
+    if (!tls.ca_file.empty()) {
+      // Read it once ourselves first, for an error that says why (OpenSSL's would not).
+      if (::access(tls.ca_file.c_str(), R_OK) != 0) {
+        return fail(ErrorCode::kInvalidArgument, "--cacert " + tls.ca_file + ": " + std::strerror(errno));
+      }
+      if (SSL_CTX_load_verify_file(context.get(), tls.ca_file.c_str()) != 1) {
+        ERR_clear_error();
+        return fail(ErrorCode::kInvalidArgument,
+                    "--cacert " + tls.ca_file + ": holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+      }
+    } else if (SSL_CTX_set_default_verify_paths(context.get()) != 1) {
+      return fail(ErrorCode::kInternal, "TLS: cannot load the system's trust store: " + openssl_reason());
+    }
+  }
+  HttpClient client(std::move(endpoint), std::move(bearer_token), timeout, std::move(context));
+  client.custom_ca_ = !tls.ca_file.empty();
+  return client;
+}
+
+HttpClient::HttpClient(Endpoint endpoint, std::optional<SecretString> bearer_token, std::chrono::milliseconds timeout,
+                       std::shared_ptr<ssl_ctx_st> tls)
+    : endpoint_(std::move(endpoint)), bearer_token_(std::move(bearer_token)), timeout_(timeout), tls_(std::move(tls)) {}
 
 Result<HttpResponse> HttpClient::request(std::string_view method, std::string_view target,
-                                         const std::optional<std::string>& body) const {
+                                         const std::optional<std::string>& body, const Headers& headers) const {
+  for (const auto& [name, value] : headers) {
+    if (name.find_first_of("\r\n") != std::string::npos || value.find_first_of("\r\n") != std::string::npos) {
+      return fail(ErrorCode::kInternal, "refusing to send header " + name + ": it contains a line break");
+    }
+  }
   const auto deadline = Clock::now() + timeout_;
   auto socket = endpoint_.is_unix() ? connect_unix(endpoint_, deadline) : connect_tcp(endpoint_, deadline);
   if (!socket) return std::unexpected(socket.error());
+  std::optional<SigpipeIgnored> sigpipe_ignored;
+  Connection connection(std::move(*socket), endpoint_);
+  if (tls_) {
+    sigpipe_ignored.emplace();
+    if (auto secured = connection.start_tls(tls_.get(), custom_ca_, deadline); !secured) {
+      return std::unexpected(secured.error());
+    }
+  }
 
   std::string head;
   head.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
-  head.append("Host: ").append(endpoint_.is_unix() ? std::string("localhost") : endpoint_.describe().substr(7));
+  head.append("Host: ").append(endpoint_.is_unix() ? std::string("localhost") : endpoint_.authority());
   head.append("\r\nUser-Agent: signerctl\r\nAccept: application/json\r\nConnection: close\r\n");
   if (body) head.append("Content-Type: application/json\r\nContent-Length: ").append(std::to_string(body->size()));
   if (body) head.append("\r\n");
+  std::size_t headers_size = 0;
+  for (const auto& [name, value] : headers) headers_size += name.size() + value.size() + 4;
   constexpr std::string_view kAuthorization = "Authorization: Bearer ";
   const std::size_t token_size = bearer_token_ ? kAuthorization.size() + bearer_token_->view().size() + 2 : 0;
-  // Sized once, so the buffer holding the token is never reallocated (which would leave an unwiped copy behind).
+  // Sized once, so the buffer holding the secrets is never reallocated (which would leave an unwiped copy behind).
   std::string wire;
-  wire.reserve(head.size() + token_size + 2 + (body ? body->size() : 0));
+  wire.reserve(head.size() + headers_size + token_size + 2 + (body ? body->size() : 0));
   wire.append(head);
+  for (const auto& [name, value] : headers) wire.append(name).append(": ").append(value).append("\r\n");
   if (bearer_token_) wire.append(kAuthorization).append(bearer_token_->view()).append("\r\n");
   wire.append("\r\n");
   if (body) wire.append(*body);
-  // The request holds the token: SecretString wipes it when this scope ends.
+  // The request holds the token (and a user action): SecretString wipes it when this scope ends.
   const SecretString request_bytes(std::move(wire));
-  if (auto sent = send_all(socket->fd(), request_bytes.view(), endpoint_, deadline); !sent) {
-    return std::unexpected(sent.error());
-  }
+  if (auto sent = connection.send_all(request_bytes.view(), deadline); !sent) return std::unexpected(sent.error());
 
   std::string buf;
   std::size_t head_end;
   while ((head_end = buf.find("\r\n\r\n")) == std::string::npos) {
     if (buf.size() > kMaxHeadBytes) return std::unexpected(malformed("headers too large"));
-    auto more = receive_some(socket->fd(), buf, endpoint_, deadline);
+    auto more = connection.receive_some(buf, deadline);
     if (!more) return std::unexpected(more.error());
     if (!*more) {
       return std::unexpected(unreachable(endpoint_, buf.empty() ? "the connection closed without a reply"
@@ -330,7 +561,7 @@ Result<HttpResponse> HttpClient::request(std::string_view method, std::string_vi
     if (ec != std::errc{} || end != text.data() + text.size()) return std::unexpected(malformed("bad Content-Length"));
     if (length > kMaxBodyBytes) return std::unexpected(malformed("body too large"));
     while (buf.size() < length) {
-      auto more = receive_some(socket->fd(), buf, endpoint_, deadline);
+      auto more = connection.receive_some(buf, deadline);
       if (!more) return std::unexpected(more.error());
       if (!*more) return std::unexpected(unreachable(endpoint_, "the connection closed in the middle of a reply"));
     }
@@ -339,7 +570,7 @@ Result<HttpResponse> HttpClient::request(std::string_view method, std::string_vi
     // No length: the body runs to the end of the connection (we asked for Connection: close).
     for (;;) {
       if (buf.size() > kMaxBodyBytes) return std::unexpected(malformed("body too large"));
-      auto more = receive_some(socket->fd(), buf, endpoint_, deadline);
+      auto more = connection.receive_some(buf, deadline);
       if (!more) return std::unexpected(more.error());
       if (!*more) break;
     }

@@ -24,16 +24,6 @@ namespace json = boost::json;
 
 constexpr std::size_t kMaxPemBytes = 16 * 1024;  // the daemon's limit for a public key
 
-// Token holders must sign every change, which signerctl cannot do yet: say so before anything is sent.
-std::optional<int> refuse_change_over_tcp(const DaemonContext& ctx, const std::string& command) {
-  if (ctx.client.endpoint().is_unix()) return std::nullopt;
-  print_err("`" + command +
-            "` changes the daemon's identities; over TCP a token holder must sign every change (user-action "
-            "signing), which signerctl does not support yet. Run it over the Unix socket (--socket or "
-            "$SIGNERD_SOCKET, no --url or --token-file) as an OS user listed in auth.unix_allowed_uids.");
-  return kExitUsage;
-}
-
 // The PEM public key in `path`. A private key is refused: it must never leave this host.
 std::expected<std::string, int> read_public_key_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -255,7 +245,8 @@ std::expected<std::string, int> permission_id_by_name(const DaemonContext& ctx, 
 }  // namespace
 
 int run_service_accounts_create(const DaemonContext& ctx, const ServiceAccountCreateArgs& args) {
-  if (auto refused = refuse_change_over_tcp(ctx, "service-accounts create")) return *refused;
+  // Before the token file or GET /permissions: a change that cannot be signed stops here, with nothing sent.
+  if (auto refused = refuse_unsigned_change(ctx, "POST", "/auth/service-accounts")) return *refused;
   auto pem = read_public_key_file(args.public_key_file);
   if (!pem) return pem.error();
   std::optional<TokenFile> token_file;
@@ -275,13 +266,13 @@ int run_service_accounts_create(const DaemonContext& ctx, const ServiceAccountCr
   if (args.days_valid) body["daysValid"] = *args.days_valid;
 
   const std::string target = "/auth/service-accounts";
-  auto response = ctx.client.request("POST", target, json::serialize(body));
-  if (!response) return transport_failure(response.error());
+  auto response = send(ctx, "POST", target, json::serialize(body));
+  if (!response) return response.error();
   struct Wipe {  // the reply carries the access token
     std::string& s;
     ~Wipe() { ::explicit_bzero(s.data(), s.size()); }
   } wipe_body{response->body};
-  if (response->status < 200 || response->status >= 300) return http_failure(ctx, *response, "POST");
+  if (response->status < 200 || response->status >= 300) return http_failure(ctx, *response, target);
   auto reply = parse_json(response->body);
   if (!reply) {
     print_err("the reply to POST " + target + " is not JSON; the account may exist: see `service-accounts list`");
@@ -355,20 +346,17 @@ int run_service_accounts_list(const DaemonContext& ctx) {
 }
 
 int run_service_accounts_revoke(const DaemonContext& ctx, const std::string& id) {
-  if (auto refused = refuse_change_over_tcp(ctx, "service-accounts revoke")) return *refused;
   return exchange(ctx, "DELETE", service_account_path(id), std::nullopt,
                   [](const json::value& account) { print_service_account(account); });
 }
 
 int run_service_accounts_set_active(const DaemonContext& ctx, const std::string& id, bool active) {
   const std::string verb = active ? "activate" : "deactivate";
-  if (auto refused = refuse_change_over_tcp(ctx, "service-accounts " + verb)) return *refused;
   return exchange(ctx, "PUT", service_account_path(id) + "/" + verb, "{}",
                   [](const json::value& account) { print_service_account(account); });
 }
 
 int run_users_create(const DaemonContext& ctx, const UserCreateArgs& args) {
-  if (auto refused = refuse_change_over_tcp(ctx, "users create")) return *refused;
   json::object body{{"email", args.email}, {"kind", args.kind}};
   if (args.public_key_file) {
     auto pem = read_public_key_file(*args.public_key_file);
@@ -399,7 +387,6 @@ int run_permissions_list(const DaemonContext& ctx) {
 
 int run_permissions_create(const DaemonContext& ctx, const std::string& name,
                            const std::vector<std::string>& operations) {
-  if (auto refused = refuse_change_over_tcp(ctx, "permissions create")) return *refused;
   json::array ops;
   for (const auto& op : operations) ops.emplace_back(op);
   const json::object body{{"name", name}, {"operations", std::move(ops)}};
@@ -407,14 +394,12 @@ int run_permissions_create(const DaemonContext& ctx, const std::string& name,
 }
 
 int run_permissions_assign(const DaemonContext& ctx, const std::string& permission_id, const std::string& identity_id) {
-  if (auto refused = refuse_change_over_tcp(ctx, "permissions assign")) return *refused;
   const json::object body{{"identityId", identity_id}};
   return exchange(ctx, "POST", assignments_path(permission_id), json::serialize(body), print_assignment);
 }
 
 int run_permissions_revoke(const DaemonContext& ctx, const std::string& permission_id,
                            const std::string& assignment_id) {
-  if (auto refused = refuse_change_over_tcp(ctx, "permissions revoke")) return *refused;
   return exchange(ctx, "DELETE", assignments_path(permission_id) + "/" + percent_encode(assignment_id), std::nullopt,
                   print_assignment);
 }

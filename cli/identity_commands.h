@@ -3,10 +3,10 @@
 // their assignments. Each prints its result (the daemon's JSON as is with `json`, readable lines otherwise), errors
 // to stderr, and returns an exit code from cli/exit_codes.h.
 //
-// The commands that change something are for the local administrator: an OS user in auth.unix_allowed_uids over the
-// Unix socket, without a token. A token holder must sign every change (user-action signing), which signerctl does
-// not do yet, so over TCP they stop with kExitUsage before sending anything. The reading commands work over TCP
-// with a token too.
+// Over the Unix socket the caller is the local administrator (an OS user in auth.unix_allowed_uids, no token). Over
+// TCP a token holder may do what its permissions allow, and signs every change with its credential (user-action
+// signing, api_call.h send()); without --cred-id and --credential-key-file a change stops with kExitUsage before
+// anything is sent.
 #include <optional>
 #include <string>
 #include <vector>

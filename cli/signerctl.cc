@@ -27,6 +27,9 @@ struct GlobalOptions {
   std::string url;
   std::string token_file;
   std::string token_on_argv;  // refused: only here to say why
+  std::string ca_file;
+  std::string cred_id;
+  std::string credential_key_file;
   bool json = false;
   double timeout_seconds = 30;
 };
@@ -61,8 +64,26 @@ std::optional<DaemonContext> daemon_context(const GlobalOptions& g, const CLI::A
     }
     token = std::move(*read);
   }
+  if (app.count("--cacert") > 0 && !endpoint.tls) {
+    std::fprintf(stderr, "signerctl: --cacert is for https:// URLs\n");
+    return std::nullopt;
+  }
+  std::optional<CredentialSigner> signer;
+  if (app.count("--credential-key-file") > 0) {
+    auto loaded = CredentialSigner::load(g.credential_key_file, g.cred_id);
+    if (!loaded) {
+      std::fprintf(stderr, "signerctl: %s\n", loaded.error().message.c_str());
+      return std::nullopt;
+    }
+    signer = std::move(*loaded);
+  }
   const auto timeout = std::chrono::milliseconds(static_cast<long long>(g.timeout_seconds * 1000));
-  return DaemonContext{HttpClient(std::move(endpoint), std::move(token), timeout), g.json};
+  auto client = HttpClient::create(std::move(endpoint), std::move(token), timeout, TlsOptions{.ca_file = g.ca_file});
+  if (!client) {
+    std::fprintf(stderr, "signerctl: %s\n", client.error().message.c_str());
+    return std::nullopt;
+  }
+  return DaemonContext{std::move(*client), g.json, std::move(signer)};
 }
 
 }  // namespace
@@ -78,12 +99,31 @@ int main(int argc, char** argv) {
   auto* socket_opt =
       app.add_option("--socket", g.socket,
                      "signerd's Unix socket (default: $SIGNERD_SOCKET, else " + std::string(kDefaultSocket) + ")");
-  auto* url_opt = app.add_option("--url", g.url, "reach signerd over TCP instead: http://host:port");
-  app.add_option("--token-file", g.token_file,
-                 "file holding a bearer token (a service account's, from `service-accounts create`) for --url; the "
-                 "token is never taken on the command line")
-      ->needs(url_opt);
+  auto* url_opt = app.add_option(
+      "--url", g.url,
+      "reach signerd over TCP instead: http://host:port, or https://host:port (TLS; the daemon's certificate and "
+      "host name are always verified)");
+  auto* token_file_opt =
+      app.add_option("--token-file", g.token_file,
+                     "file holding a bearer token (a service account's, from `service-accounts create`) for --url; "
+                     "the token is never taken on the command line")
+          ->needs(url_opt);
   socket_opt->excludes(url_opt);
+  app.add_option("--cacert", g.ca_file,
+                 "for https:// URLs: trust only the CA certificates in this PEM file (default: the system's trust "
+                 "store)")
+      ->needs(url_opt);
+  auto* cred_id_opt = app.add_option("--cred-id", g.cred_id,
+                                     "the credential of the --token-file's account (its credId) that signs every "
+                                     "change over --url (user-action signing)")
+                          ->needs(token_file_opt);
+  auto* credential_key_opt =
+      app.add_option("--credential-key-file", g.credential_key_file,
+                     "PEM private key of that credential (EC P-256 or secp256k1, Ed25519, RSA), in a file other "
+                     "users cannot read (mode 0600 or 0640)")
+          ->needs(token_file_opt);
+  cred_id_opt->needs(credential_key_opt);
+  credential_key_opt->needs(cred_id_opt);
   app.add_option("--token", g.token_on_argv)->group("");  // hidden: refused with an explanation
   app.add_flag("--json", g.json, "print the daemon's JSON as is (hsm check: its report as JSON)");
   app.add_option("--timeout", g.timeout_seconds, "seconds to wait for the daemon, per request")

@@ -1,8 +1,8 @@
 #pragma once
 // signerctl wallets: create, list, read and delegate wallets (a key's address on one network, dfns-api.md §3). Each
 // prints its result to stdout (the daemon's JSON as is with --json, readable lines otherwise), errors to stderr, and
-// returns an exit code from cli/exit_codes.h. Changes need the Unix socket (the local administrator): over --url
-// the daemon asks for a user-action signature, which signerctl does not make (403, exit 6, with a hint).
+// returns an exit code from cli/exit_codes.h. Over --url a change is signed with the token's credential (user-action
+// signing, api_call.h send()).
 #include <CLI/CLI.hpp>
 
 #include <optional>

@@ -54,7 +54,9 @@ Result<SecretString> read_secret_file(const std::filesystem::path& path, bool al
   const mode_t forbidden = allow_group_readable ? S_IRWXO : (S_IRWXG | S_IRWXO);
   if ((st.st_mode & forbidden) != 0) {
     return fail(ErrorCode::kInvalidArgument,
-                "secret file " + path.string() + " is readable by other users; chmod it to 0600 or 0640");
+                allow_group_readable
+                    ? "secret file " + path.string() + " is readable by other users; chmod it to 0600 or 0640"
+                    : "secret file " + path.string() + " is readable by its group or other users; chmod it to 0600");
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return fail(ErrorCode::kInvalidArgument, "cannot open secret file " + path.string());

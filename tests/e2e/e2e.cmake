@@ -1,5 +1,6 @@
 # End-to-end: the built signerd over its real Unix socket and TCP port, with a real SoftHSM token.
-add_library(signerd_e2e_support STATIC support/daemon_process.cc support/daemon_fixture.cc support/dfns_client.cc)
+add_library(signerd_e2e_support STATIC
+  support/daemon_process.cc support/daemon_fixture.cc support/dfns_client.cc support/test_pki.cc)
 target_link_libraries(signerd_e2e_support PUBLIC signerd_test_support Boost::json GTest::gtest PRIVATE OpenSSL::Crypto)
 target_compile_definitions(signerd_e2e_support PUBLIC
   SIGNERD_BINARY="$<TARGET_FILE:signerd>"

@@ -36,6 +36,7 @@
 #include <thread>
 
 #include "tests/support/daemon_fixture.h"
+#include "tests/support/test_pki.h"
 
 namespace signerd::testing {
 namespace {
@@ -53,68 +54,6 @@ std::string read_text(const std::filesystem::path& p) {
   s << in.rdbuf();
   return s.str();
 }
-
-// A CA, a server certificate for 127.0.0.1 and localhost, a client certificate from that CA, and a client
-// certificate from another CA, all made with the openssl CLI in a temporary directory.
-class TestPki {
- public:
-  TestPki() {
-    std::ofstream(dir_.path() / "tls.cnf") << "[req]\ndistinguished_name = dn\n[dn]\n"
-                                              "[ca_ext]\nbasicConstraints = critical,CA:TRUE\n"
-                                              "keyUsage = critical,keyCertSign,cRLSign\n"
-                                              "subjectKeyIdentifier = hash\n"
-                                              "[server_ext]\nbasicConstraints = critical,CA:FALSE\n"
-                                              "keyUsage = critical,digitalSignature\nextendedKeyUsage = serverAuth\n"
-                                              "subjectAltName = IP:127.0.0.1,DNS:localhost\n"
-                                              "[client_ext]\nbasicConstraints = critical,CA:FALSE\n"
-                                              "keyUsage = critical,digitalSignature\nextendedKeyUsage = clientAuth\n";
-    make_ca("ca");
-    make_ca("other-ca");
-    make_leaf("server", "localhost", "ca", "server_ext");
-    make_leaf("client", "signerd-test-client", "ca", "client_ext");
-    make_leaf("rogue-client", "signerd-test-rogue", "other-ca", "client_ext");
-    ::chmod(key("server").c_str(), 0600);
-  }
-
-  std::filesystem::path cert(const std::string& name) const { return dir_.path() / (name + ".pem"); }
-  std::filesystem::path key(const std::string& name) const { return dir_.path() / (name + ".key"); }
-  std::filesystem::path dir() const { return dir_.path(); }
-
-  // [listen] lines for the server certificate, with client certificates required when `client_ca` is set.
-  std::string listen_config(bool client_ca = false) const {
-    std::string s =
-        "tls_cert_file = \"" + cert("server").string() + "\"\ntls_key_file = \"" + key("server").string() + "\"\n";
-    if (client_ca) s += "tls_client_ca_file = \"" + cert("ca").string() + "\"\n";
-    return s;
-  }
-
- private:
-  void openssl(const std::string& args) {
-    const auto log = dir_.path() / "openssl.log";
-    const std::string cmd = "openssl " + args + " >>" + log.string() + " 2>&1";
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n" << read_text(log);
-  }
-  void make_key(const std::string& name) {
-    openssl("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out " + key(name).string());
-  }
-  void make_ca(const std::string& name) {
-    make_key(name);
-    openssl("req -x509 -new -key " + key(name).string() + " -subj /CN=signerd-test-" + name + " -days 2 -config " +
-            (dir_.path() / "tls.cnf").string() + " -extensions ca_ext -out " + cert(name).string());
-  }
-  void make_leaf(const std::string& name, const std::string& cn, const std::string& ca, const std::string& ext) {
-    make_key(name);
-    const auto csr = dir_.path() / (name + ".csr");
-    const auto cnf = (dir_.path() / "tls.cnf").string();
-    openssl("req -new -key " + key(name).string() + " -subj /CN=" + cn + " -config " + cnf + " -out " + csr.string());
-    openssl("x509 -req -in " + csr.string() + " -CA " + cert(ca).string() + " -CAkey " + key(ca).string() +
-            " -set_serial " + std::to_string(++serial_) + " -days 2 -extfile " + cnf + " -extensions " + ext +
-            " -out " + cert(name).string());
-  }
-
-  TempDir dir_;
-  int serial_ = 1;
-};
 
 struct ClientCertificate {
   std::filesystem::path cert, key;

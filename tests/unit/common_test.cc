@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
 #include <regex>
 #include <set>
 
@@ -81,6 +85,35 @@ TEST(Secret, ComparesInConstantTimeAndWipes) {
   EXPECT_EQ(moved.view(), "hunter2");
   moved.wipe();
   EXPECT_TRUE(moved.empty());
+}
+
+TEST(Secret, FileModesAreCheckedAndTheMessageNamesTheModeToUse) {
+  char dir_template[] = "/tmp/signerd-secret-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir_template), nullptr);
+  const std::filesystem::path dir(dir_template);
+  const auto path = dir / "pin";
+  std::ofstream(path) << "1234\n";
+  auto with_mode = [&](std::filesystem::perms mode, bool allow_group) {
+    std::filesystem::permissions(path, mode);
+    return read_secret_file(path, allow_group);
+  };
+  using P = std::filesystem::perms;
+  auto owner_only = with_mode(P::owner_read | P::owner_write, false);
+  ASSERT_TRUE(owner_only) << owner_only.error().message;
+  EXPECT_EQ(owner_only->view(), "1234");  // the trailing newline is dropped
+
+  EXPECT_TRUE(with_mode(P::owner_read | P::owner_write | P::group_read, true));
+  auto group_refused = with_mode(P::owner_read | P::owner_write | P::group_read, false);
+  ASSERT_FALSE(group_refused);
+  EXPECT_NE(group_refused.error().message.find("chmod it to 0600"), std::string::npos) << group_refused.error().message;
+  EXPECT_EQ(group_refused.error().message.find("0640"), std::string::npos)
+      << "0640 is refused here, so the message must not suggest it: " << group_refused.error().message;
+
+  auto other_refused = with_mode(P::owner_read | P::owner_write | P::others_read, true);
+  ASSERT_FALSE(other_refused);
+  EXPECT_NE(other_refused.error().message.find("0600 or 0640"), std::string::npos) << other_refused.error().message;
+  EXPECT_EQ(other_refused.error().message.find("1234"), std::string::npos);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
