@@ -1,10 +1,13 @@
 #include "core/asset_account_service.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
 #include <exception>
 
 #include "common/ids.h"
+#include "common/log.h"
 #include "common/time_format.h"
 #include "core/public_key_service.h"
 
@@ -12,6 +15,8 @@ namespace signerd::core {
 namespace {
 
 std::int64_t now_ms() { return to_unix_millis(std::chrono::system_clock::now()); }
+
+spdlog::logger& api_log() { return signerd::log(LogComponent::kApi); }
 
 // Pages of this size are read until the list ends: the legacy list is not paginated.
 constexpr int kListPage = 500;
@@ -155,6 +160,8 @@ Result<AssetAccount> AssetAccountService::create(const Principal& who, const Cre
     queue_.push_back({account.id, false});
   }
   wake_.notify_one();
+  api_log().info("asset account created account={} symbol={} public_key={} reused_key={} principal={}", account.id,
+                 account.asset_symbol, *account.public_key_id, reused.has_value(), who.id);
   auto stored = store_.get_asset_account(account.id);
   if (stored && *stored) account = std::move(**stored);
   return AssetAccount{std::move(account), std::move(reused)};
@@ -224,13 +231,16 @@ void AssetAccountService::finish(const store::AssetAccountRecord& account, const
   outcome.address = std::move(*address);
   outcome.date_updated_ms = now_ms();
   const auto audit = audit_entry(job_principal(account), {account.id, key->id});
-  if (auto finished = store_.finish_asset_account(account.id, outcome, &audit); !finished && options_.on_problem) {
+  auto finished = store_.finish_asset_account(account.id, outcome, &audit);
+  if (!finished && options_.on_problem) {
     options_.on_problem("asset account " + account.id + ": cannot record it Enabled (" + finished.error().message +
                         "); it is resumed at the next start");
   }
+  if (finished) api_log().info("asset account enabled account={} key={}", account.id, key->id);
 }
 
 void AssetAccountService::fail_account(const store::AssetAccountRecord& account, std::string reason) {
+  api_log().warn("asset account failed account={} reason=\"{}\"", account.id, reason);
   store::Store::AssetAccountOutcome outcome;
   outcome.status = store::AssetAccountStatus::kFailed;
   outcome.reason = std::move(reason);

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <spdlog/spdlog.h>
 
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
@@ -16,6 +17,7 @@
 
 #include "common/hex.h"
 #include "common/ids.h"
+#include "common/log.h"
 #include "common/time_format.h"
 #include "core/credential_key.h"
 #include "core/jwt.h"
@@ -53,6 +55,18 @@ Error denied_user_action(std::string reason) {
 }
 
 Error bad_challenge() { return Error{ErrorCode::kInvalidArgument, "Challenge token is not valid.", {}}; }
+
+// Identity lines name principals, permissions and assignments by id. Never a token, a user-action token, a
+// challenge, a credential's key, a username or a name.
+spdlog::logger& identity_log() { return signerd::log(LogComponent::kIdentity); }
+
+// The reason an error carries for the client (details.reason), else its message.
+std::string reason_of(const Error& e) {
+  if (const auto* reason = e.details.if_contains("reason"); reason != nullptr && reason->is_string()) {
+    return std::string(reason->as_string());
+  }
+  return e.message;
+}
 
 // --- JSON documents of the identity objects
 
@@ -327,6 +341,7 @@ struct IdentityService::Impl {
       org.token_key_id = make_entity_id("jwt");
       org.date_created_ms = now_ms();
       if (auto r = store.put_identity_objects({org_object(org)}, nullptr); !r) return r;
+      identity_log().info("organisation created org={} token_key={}", org.id, org.token_key_id);
     }
     if (org.token_public_key.empty()) {
       auto existing = hsm.find_public_key(org.token_key_id, hsm::Curve::kEd25519);
@@ -347,6 +362,8 @@ struct IdentityService::Impl {
       org.admin_permission_id = admin.id;
       std::lock_guard w(write_mu);
       if (auto r = commit({object_of("permission", admin.id, admin), org_object(org)}, nullptr); !r) return r;
+      identity_log().info("permission created permission={} operations={} builtin=Admin", admin.id,
+                          admin.operations.size());
     }
     auto key = from_hex(org.token_public_key);
     if (!key || key->size() != 32) return fail(ErrorCode::kInternal, "identity: the token key's public key is malformed");
@@ -644,6 +661,14 @@ const std::string& IdentityService::org_id() const { return impl_->org.id; }
 const std::string& IdentityService::admin_permission_id() const { return impl_->org.admin_permission_id; }
 
 Result<Principal> IdentityService::authenticate_bearer(std::string_view token) const {
+  auto principal = authenticate(token);
+  if (!principal && identity_log().should_log(spdlog::level::debug)) {
+    identity_log().debug("authentication refused reason=\"{}\"", reason_of(principal.error()));
+  }
+  return principal;
+}
+
+Result<Principal> IdentityService::authenticate(std::string_view token) const {
   auto unauthorized = [](std::string reason) -> Result<Principal> {
     Error e{ErrorCode::kUnauthenticated, "Not Authorized.", {}};
     e.details["reason"] = std::move(reason);
@@ -762,12 +787,24 @@ Result<std::string> IdentityService::complete_user_action(const Principal& who, 
   }
   ++mine;
   impl_->user_actions.emplace(sha256_hex(token), std::move(ua));
+  identity_log().debug("user action issued principal={}", who.id);
   return token;
 }
 
 Result<std::string> IdentityService::consume_user_action(const Principal& who, std::optional<std::string_view> token,
                                                          std::string_view method, std::string_view path,
                                                          std::string_view body_sha256) {
+  auto consumed = consume(who, token, method, path, body_sha256);
+  if (!consumed && identity_log().should_log(spdlog::level::debug)) {
+    identity_log().debug("user action refused principal={} method={} reason=\"{}\"", who.id, method,
+                         reason_of(consumed.error()));
+  }
+  return consumed;
+}
+
+Result<std::string> IdentityService::consume(const Principal& who, std::optional<std::string_view> token,
+                                             std::string_view method, std::string_view path,
+                                             std::string_view body_sha256) {
   if (!token || token->empty()) return std::unexpected(denied_user_action("the x-dfns-useraction header is missing"));
   if (token->size() > 512) return std::unexpected(denied_user_action("unknown user action"));
   const std::string digest = sha256_hex(*token);
@@ -820,7 +857,10 @@ Result<boost::json::object> IdentityService::init_login(std::string_view usernam
 
 Result<std::string> IdentityService::complete_login(std::string_view challenge_identifier, const Assertion& assertion) {
   auto c = impl_->redeem(challenge_identifier, assertion, Purpose::kLogin);
-  if (!c) return std::unexpected(c.error());
+  if (!c) {
+    identity_log().debug("login refused reason=\"{}\"", reason_of(c.error()));
+    return std::unexpected(c.error());
+  }
   std::lock_guard w(impl_->write_mu);
   UserRecord u;
   {
@@ -838,6 +878,7 @@ Result<std::string> IdentityService::complete_login(std::string_view challenge_i
                 .method = "POST", .path = "/auth/login"};
   const auto audit = audit_entry(who, {t.id});
   if (auto r = impl_->commit({object_of("token", t.id, t)}, &audit); !r) return std::unexpected(r.error());
+  identity_log().info("login user={} kind={} ttl_s={}", u.id, u.kind, impl_->options.login_token_ttl.count());
   return *jwt;
 }
 
@@ -877,6 +918,8 @@ Result<IdentityService::CreatedServiceAccount> IdentityService::create_service_a
   if (!jwt) return std::unexpected(jwt.error());
   const auto audit = audit_entry(who, affected);
   if (auto r = impl_->commit(objects, &audit); !r) return std::unexpected(r.error());
+  identity_log().info("service account created user={} permission={} days_valid={} principal={}", u.id,
+                      request.permission_id.value_or("none"), days, who.id);
   std::shared_lock lock(impl_->mu);
   return CreatedServiceAccount{impl_->view(*impl_->user(u.id)), *jwt};
 }
@@ -925,6 +968,7 @@ Result<UserView> IdentityService::update_service_account(const Principal& who, s
     impl_->user_by_name[current.username] = current.id;
     return std::unexpected(r.error());
   }
+  identity_log().debug("service account updated user={} principal={}", u->id, who.id);
   std::shared_lock lock(impl_->mu);
   return impl_->view(*impl_->user(u->id));
 }
@@ -937,6 +981,7 @@ Result<UserView> IdentityService::set_service_account_active(const Principal& wh
   u->is_active = active;
   const auto audit = audit_entry(who, {u->id});
   if (auto r = impl_->commit({object_of("user", u->id, *u)}, &audit); !r) return std::unexpected(r.error());
+  identity_log().info("service account {} user={} principal={}", active ? "activated" : "deactivated", u->id, who.id);
   std::shared_lock lock(impl_->mu);
   return impl_->view(*impl_->user(u->id));
 }
@@ -963,6 +1008,8 @@ Result<UserView> IdentityService::archive_service_account(const Principal& who, 
   }
   const auto audit = audit_entry(who, affected);
   if (auto r = impl_->commit(objects, &audit); !r) return std::unexpected(r.error());
+  identity_log().info("service account archived user={} tokens_revoked={} principal={}", u->id, objects.size() - 1,
+                      who.id);
   std::shared_lock lock(impl_->mu);
   return impl_->view(*impl_->user(u->id));
 }
@@ -997,6 +1044,7 @@ Result<UserView> IdentityService::create_user(const Principal& who, const Create
   }
   const auto audit = audit_entry(who, affected);
   if (auto r = impl_->commit(objects, &audit); !r) return std::unexpected(r.error());
+  identity_log().info("user created user={} kind={} credential={} principal={}", u.id, u.kind, key.has_value(), who.id);
   std::shared_lock lock(impl_->mu);
   return impl_->view(*impl_->user(u.id));
 }
@@ -1060,6 +1108,7 @@ Result<PermissionRecord> IdentityService::create_permission(const Principal& who
   if (auto r = impl_->require_all(who, p); !r) return std::unexpected(r.error());
   const auto audit = audit_entry(who, {p.id});
   if (auto r = impl_->commit({object_of("permission", p.id, p)}, &audit); !r) return std::unexpected(r.error());
+  identity_log().info("permission created permission={} operations={} principal={}", p.id, p.operations.size(), who.id);
   return p;
 }
 
@@ -1102,6 +1151,8 @@ Result<PermissionRecord> IdentityService::update_permission(const Principal& who
   p->date_updated_ms = now_ms();
   const auto audit = audit_entry(who, {p->id});
   if (auto r = impl_->commit({object_of("permission", p->id, *p)}, &audit); !r) return std::unexpected(r.error());
+  identity_log().info("permission updated permission={} operations={} principal={}", p->id, p->operations.size(),
+                      who.id);
   return *p;
 }
 
@@ -1115,6 +1166,7 @@ Result<PermissionRecord> IdentityService::archive_permission(const Principal& wh
   p->date_updated_ms = now_ms();
   const auto audit = audit_entry(who, {p->id});
   if (auto r = impl_->commit({object_of("permission", p->id, *p)}, &audit); !r) return std::unexpected(r.error());
+  identity_log().info("permission archived permission={} principal={}", p->id, who.id);
   return *p;
 }
 
@@ -1143,6 +1195,8 @@ Result<AssignmentRecord> IdentityService::assign_permission(const Principal& who
   Assignment a{{make_entity_id("as"), p->id, std::string(identity_id), now_ms()}, std::nullopt};
   const auto audit = audit_entry(who, {a.record.id, p->id, a.record.identity_id});
   if (auto r = impl_->commit({object_of("assignment", a.record.id, a)}, &audit); !r) return std::unexpected(r.error());
+  identity_log().info("permission assigned permission={} identity={} assignment={} principal={}", p->id,
+                      a.record.identity_id, a.record.id, who.id);
   return a.record;
 }
 
@@ -1161,6 +1215,8 @@ Result<AssignmentRecord> IdentityService::revoke_assignment(const Principal& who
   a.revoked_ms = now_ms();
   const auto audit = audit_entry(who, {a.record.id, a.record.permission_id, a.record.identity_id});
   if (auto r = impl_->commit({object_of("assignment", a.record.id, a)}, &audit); !r) return std::unexpected(r.error());
+  identity_log().info("permission assignment revoked permission={} identity={} assignment={} principal={}",
+                      a.record.permission_id, a.record.identity_id, a.record.id, who.id);
   return a.record;
 }
 

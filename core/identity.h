@@ -212,6 +212,10 @@ class IdentityService {
  private:
   struct Impl;
   explicit IdentityService(std::unique_ptr<Impl> impl);
+  // authenticate_bearer and consume_user_action without their log line.
+  Result<Principal> authenticate(std::string_view token) const;
+  Result<std::string> consume(const Principal& who, std::optional<std::string_view> token, std::string_view method,
+                              std::string_view path, std::string_view body_sha256);
   std::unique_ptr<Impl> impl_;
 };
 

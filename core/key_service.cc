@@ -1,6 +1,7 @@
 #include "core/key_service.h"
 
 #include <openssl/sha.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <future>
@@ -11,6 +12,7 @@
 #include "chains/evm.h"
 #include "chains/evm_tx.h"
 #include "common/ids.h"
+#include "common/log.h"
 #include "common/metrics.h"
 #include "common/time_format.h"
 
@@ -18,6 +20,14 @@ namespace signerd::core {
 namespace {
 
 std::int64_t now_ms() { return to_unix_millis(std::chrono::system_clock::now()); }
+
+// Key lifecycle lines go to the api component; reconciliation, which mends the store, to the store component. Ids
+// only: never a name, a body or a token.
+spdlog::logger& api_log() { return signerd::log(LogComponent::kApi); }
+
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
 
 std::string request_digest(std::string_view key_id, std::string_view canonical_body) {
   std::string material(key_id);
@@ -82,6 +92,7 @@ Result<KeyType> parse_key_type(std::string_view scheme, std::string_view curve) 
 Result<store::KeyRecord> KeyService::create_key(const Principal& who, const CreateKeyRequest& request) {
   auto type = parse_key_type(request.scheme, request.curve);
   if (!type) return std::unexpected(type.error());
+  const auto started = std::chrono::steady_clock::now();
 
   store::KeyRecord key;
   key.id = make_entity_id("key");
@@ -101,6 +112,8 @@ Result<store::KeyRecord> KeyService::create_key(const Principal& who, const Crea
 
   auto point = hsm_.generate_key(key.id, type->hsm_curve);
   if (!point) {
+    api_log().warn("key creation failed key={} curve={} principal={} error=\"{}\"", key.id, key.curve, who.id,
+                   point.error().message);
     store_.transition_key(key.id, {.from = store::KeyStatus::kCreating,
                                    .to = store::KeyStatus::kFailed,
                                    .failure_reason = point.error().message});
@@ -123,6 +136,11 @@ Result<store::KeyRecord> KeyService::create_key(const Principal& who, const Crea
   if (active) {
     remember(*active);
     metrics::registry().add("signerd_keys_created_total", {{"curve", active->curve}});
+    api_log().info("key created key={} scheme={} curve={} principal={} custodial={} ms={:.1f}", active->id,
+                   active->scheme, active->curve, who.id, active->custodial, ms_since(started));
+  } else {
+    api_log().warn("key creation failed key={} curve={} principal={} error=\"{}\"", key.id, key.curve, who.id,
+                   active.error().message);
   }
   return active;
 }
@@ -195,7 +213,10 @@ Result<store::KeyRecord> KeyService::rename_key(const Principal& who, std::strin
   if (!key) return key;
   const auto audit = audit_entry(who, {key->id});
   auto renamed = store_.rename_key(key_id, std::move(name), &audit);
-  if (renamed) remember(*renamed);
+  if (renamed) {
+    remember(*renamed);
+    api_log().debug("key renamed key={} principal={}", renamed->id, who.id);  // never the name: it is client data
+  }
   return renamed;
 }
 
@@ -206,7 +227,10 @@ Result<store::KeyRecord> KeyService::delegate_key(const Principal& who, std::str
   if (auto r = check_access(who, *key, true); !r) return std::unexpected(r.error());
   const auto audit = audit_entry(who, {key->id, std::string(user_id)});
   auto delegated = store_.delegate_key(key_id, user_id, audit);
-  if (delegated) remember(*delegated);
+  if (delegated) {
+    remember(*delegated);
+    api_log().info("key delegated key={} to={} principal={}", delegated->id, user_id, who.id);
+  }
   return delegated;
 }
 
@@ -228,7 +252,10 @@ Result<store::KeyRecord> KeyService::archive_key(const Principal& who, std::stri
     // Archived concurrently by another request.
     return fail(ErrorCode::kInvalidArgument, "key " + std::string(key_id) + " is archived");
   }
-  if (archived) remember(*archived);
+  if (archived) {
+    remember(*archived);
+    api_log().info("key archived key={} curve={} principal={}", archived->id, archived->curve, who.id);
+  }
   return archived;
 }
 
@@ -428,6 +455,8 @@ Result<store::Page<store::SignatureRecord>> KeyService::list_signatures(const Pr
 }
 
 Result<ReconcileReport> KeyService::reconcile() {
+  const auto started = std::chrono::steady_clock::now();
+  auto& store_log = signerd::log(LogComponent::kStore);
   auto creating = store_.keys_with_status(store::KeyStatus::kCreating);
   if (!creating) return std::unexpected(creating.error());
   ReconcileReport report;
@@ -444,6 +473,7 @@ Result<ReconcileReport> KeyService::reconcile() {
                                                 .failure_reason = public_key.error().message});
         if (!r) return std::unexpected(r.error());
         ++report.failed;
+        store_log.info("store reconciled key={} status=Failed reason=\"{}\"", key.id, public_key.error().message);
         continue;
       }
       // The creator's request never got its answer; the audit trail records who finished the job.
@@ -456,14 +486,18 @@ Result<ReconcileReport> KeyService::reconcile() {
                                      &audit);
       if (!r) return std::unexpected(r.error());
       ++report.activated;
+      store_log.debug("store reconciled key={} status=Active", key.id);
     } else {
       auto r = store_.transition_key(key.id, {.from = store::KeyStatus::kCreating,
                                               .to = store::KeyStatus::kFailed,
                                               .failure_reason = "signerd stopped before the HSM created the key"});
       if (!r) return std::unexpected(r.error());
       ++report.failed;
+      store_log.debug("store reconciled key={} status=Failed reason=\"no key pair in the HSM\"", key.id);
     }
   }
+  store_log.info("store reconciliation keys_creating={} activated={} failed={} ms={:.1f}", creating->size(),
+                 report.activated, report.failed, ms_since(started));
   return report;
 }
 

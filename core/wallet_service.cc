@@ -1,5 +1,7 @@
 #include "core/wallet_service.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -7,6 +9,7 @@
 #include "chains/address.h"
 #include "common/hex.h"
 #include "common/ids.h"
+#include "common/log.h"
 #include "common/time_format.h"
 
 namespace signerd::core {
@@ -91,6 +94,7 @@ Result<Wallet> WalletService::create_wallet(const Principal& who, const CreateWa
   }
   // 4. Everything is checked: now create the key when needed, derive the address, record the wallet. Should the
   //    wallet write fail after a new key was made, the key stays as an ordinary Active key (listed, usable).
+  const bool new_key = !key;
   if (!key) {
     auto created =
         keys_.create_key(who, {type->scheme, type->curve, std::nullopt, request.delegate_to, request.delay_delegation});
@@ -121,6 +125,9 @@ Result<Wallet> WalletService::create_wallet(const Principal& who, const CreateWa
   auto stored = store_.get_wallet(wallet.id);
   if (!stored) return std::unexpected(stored.error());
   if (*stored) wallet = std::move(**stored);
+  signerd::log(LogComponent::kApi)
+      .info("wallet created wallet={} network={} key={} new_key={} principal={}", wallet.id, wallet.network, key->id,
+            new_key, who.id);
   return Wallet{std::move(wallet), std::move(*key)};
 }
 
@@ -189,6 +196,7 @@ Result<Wallet> WalletService::update_wallet(const Principal& who, std::string_vi
   const auto audit = audit_entry(who, {std::string(wallet_id)});
   auto wallet = store_.update_wallet(wallet_id, update, &audit);
   if (!wallet) return std::unexpected(wallet.error());
+  signerd::log(LogComponent::kApi).debug("wallet updated wallet={} principal={}", wallet->id, who.id);
   return with_key(std::move(*wallet));
 }
 

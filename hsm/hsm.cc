@@ -1,6 +1,7 @@
 #include "hsm/hsm.h"
 
 #include <p11-kit/pkcs11.h>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <cassert>
@@ -11,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/log.h"
 #include "common/metrics.h"
 #include "hsm/ec_encoding.h"
 #include "hsm/pkcs11_errors.h"
@@ -39,6 +41,24 @@ class OperationTimer {
 
 
 using Clock = std::chrono::steady_clock;
+
+// The hsm component's logger (common/log.h). Lines are "hsm <event> key=value ...". Nothing on the signing path logs
+// above debug, and spdlog checks the level before it formats, so a disabled debug line costs a level comparison.
+spdlog::logger& hsm_log() { return signerd::log(LogComponent::kHsm); }
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// Every failed PKCS#11 call of an Hsm is logged here, once, by function and CKR_ name (never an argument).
+void log_failed_call(std::string_view function, CK_RV rv) {
+  hsm_log().warn("hsm call failed function={} rv={}", function, ckr_name(rv));
+}
+
+Error failed_call(std::string_view function, CK_RV rv) {
+  log_failed_call(function, rv);
+  return p11_error(function, rv);
+}
 
 constexpr std::size_t kSignatureSize = 64;  // r || s or R || S on every supported curve
 constexpr std::size_t kMaxSignatureSize = 512;
@@ -88,13 +108,14 @@ struct Hsm::Impl {
 
   CK_FUNCTION_LIST* p11() const { return module_.functions(); }
 
-  Result<void> start();
+  // `first`: the start in Hsm::open, whose lines are info; a restart during recovery logs them at debug.
+  Result<void> start(bool first);
   void stop();
-  Result<void> login();
+  Result<void> login(spdlog::level::level_enum level);
   Result<void> fill_pool();
-  bool recover_in_place();
-  Result<void> recover();  // with recovery_mutex_ held exclusively
-  void flag_for_recovery();
+  Result<void> recover_in_place();  // the error says why the cheap way back was not enough
+  Result<void> recover();           // with recovery_mutex_ held exclusively
+  void flag_for_recovery(std::string reason);
 
   Result<Lease> lease();
   Result<std::vector<CK_OBJECT_HANDLE>> find_objects(Lease& lease, std::span<CK_ATTRIBUTE> match, std::size_t max);
@@ -114,7 +135,11 @@ struct Hsm::Impl {
   std::atomic<bool> needs_recovery_{false};
   std::atomic<std::uint64_t> generation_{0};  // bumped when the module is re-initialised
   std::atomic<std::uint64_t> recoveries_{0};
+  std::uint64_t recovery_attempts_ = 0;  // recovery: failed attempts in a row, for the log
   SessionPool pool_;
+
+  std::mutex reason_mutex_;
+  std::string recovery_reason_;  // why recovery was asked for, for the log; guarded by reason_mutex_
 
   struct CachedKey {
     CK_OBJECT_HANDLE handle;
@@ -140,6 +165,7 @@ class Hsm::Impl::Lease {
         session_(other.session_),
         generation_(other.generation_),
         broken_(other.broken_),
+        broken_reason_(std::move(other.broken_reason_)),
         lock_(std::move(other.lock_)) {}
   Lease& operator=(Lease&&) = delete;
 
@@ -148,7 +174,12 @@ class Hsm::Impl::Lease {
     if (broken_ || generation_ != impl_->generation_.load()) {
       impl_->p11()->C_CloseSession(session_);
       impl_->pool_.drop_leased();
-      if (broken_) impl_->flag_for_recovery();
+      if (broken_) {
+        hsm_log().warn("hsm session discarded session={} reason=\"{}\"", session_, broken_reason_);
+        impl_->flag_for_recovery(std::move(broken_reason_));
+      } else {
+        hsm_log().debug("hsm session closed session={} reason=\"module re-initialised\"", session_);
+      }
     } else {
       impl_->pool_.release(session_);
     }
@@ -160,22 +191,29 @@ class Hsm::Impl::Lease {
   // The error for a failed call. When the code calls for recovery the session is discarded and the Hsm recovers
   // before the next lease.
   Error fail(std::string_view function, CK_RV rv) {
-    if (classify(rv).needs_recovery) discard();
-    return p11_error(function, rv);
+    Error error = failed_call(function, rv);
+    if (classify(rv).needs_recovery) discard(error.message);
+    return error;
   }
 
-  // The session is in an unknown state (e.g. an operation left active): close it rather than pool it.
-  void discard() { broken_ = true; }
+  // The session is in an unknown state (e.g. an operation left active): close it rather than pool it. `why` goes to
+  // the log.
+  void discard(std::string why) {
+    if (!broken_) broken_reason_ = std::move(why);
+    broken_ = true;
+  }
 
  private:
   Impl* impl_;
   CK_SESSION_HANDLE session_;
   std::uint64_t generation_;
   bool broken_ = false;
+  std::string broken_reason_;
   std::shared_lock<std::shared_timed_mutex> lock_;
 };
 
-Result<void> Hsm::Impl::start() {
+Result<void> Hsm::Impl::start(bool first) {
+  const auto level = first ? spdlog::level::info : spdlog::level::debug;
   auto initialized = initialize(p11());
   if (!initialized) return std::unexpected(initialized.error());
   // Already initialised means an earlier owner in this process did not finalise; recovery finalises it anyway.
@@ -188,24 +226,33 @@ Result<void> Hsm::Impl::start() {
     library_description_ = library_description(p11());
     token_label_ = token->label;
     token_serial_ = token->serial;
+    hsm_log().log(level, "hsm module initialised path={} library=\"{}\" already_initialised={}", options_.module_path,
+                  library_description_, !*initialized);
   }
   slot_ = token->slot;
 
   const CK_RV rv = p11()->C_OpenSession(slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &login_session_);
   if (rv != CKR_OK) {
     login_session_ = CK_INVALID_HANDLE;
-    return std::unexpected(p11_error("C_OpenSession", rv));
+    return std::unexpected(failed_call("C_OpenSession", rv));
   }
-  if (auto logged_in = login(); !logged_in) return logged_in;
+  if (auto logged_in = login(level); !logged_in) return logged_in;
   return fill_pool();
 }
 
-Result<void> Hsm::Impl::login() {
+// Logs the outcome, never the PIN.
+Result<void> Hsm::Impl::login(spdlog::level::level_enum level) {
   const std::string_view pin = options_.pin.view();
   const CK_RV rv =
       p11()->C_Login(login_session_, CKU_USER, reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(pin.data())),
                      static_cast<CK_ULONG>(pin.size()));
-  if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) return {};
+  if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
+    std::lock_guard lock(info_mutex_);
+    hsm_log().log(level, "hsm logged in user=CKU_USER token=\"{}\" serial={} already_logged_in={}", token_label_,
+                  token_serial_, rv == CKR_USER_ALREADY_LOGGED_IN);
+    return {};
+  }
+  log_failed_call("C_Login", rv);
   return std::unexpected(login_error(rv));
 }
 
@@ -213,9 +260,10 @@ Result<void> Hsm::Impl::fill_pool() {
   while (pool_.total() < options_.sessions) {
     CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
     const CK_RV rv = p11()->C_OpenSession(slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &session);
-    if (rv != CKR_OK) return std::unexpected(p11_error("C_OpenSession", rv));
+    if (rv != CKR_OK) return std::unexpected(failed_call("C_OpenSession", rv));
     pool_.add(session);
   }
+  hsm_log().debug("hsm session pool filled sessions={}", pool_.total());
   return {};
 }
 
@@ -235,16 +283,32 @@ void Hsm::Impl::stop() {
 
 // The cheap way back: the login session is alive, so log in again if the login was lost and reopen the discarded
 // pool sessions. Object handles stay valid.
-bool Hsm::Impl::recover_in_place() {
-  if (login_session_ == CK_INVALID_HANDLE) return false;
+Result<void> Hsm::Impl::recover_in_place() {
+  if (login_session_ == CK_INVALID_HANDLE) return fail(ErrorCode::kUnavailable, "no login session");
   CK_SESSION_INFO info{};
-  if (p11()->C_GetSessionInfo(login_session_, &info) != CKR_OK) return false;
-  if (info.state != CKS_RW_USER_FUNCTIONS && !login()) return false;
-  return fill_pool().has_value();
+  if (const CK_RV rv = p11()->C_GetSessionInfo(login_session_, &info); rv != CKR_OK) {
+    log_failed_call("C_GetSessionInfo", rv);
+    return fail(ErrorCode::kUnavailable, "login session: C_GetSessionInfo: " + ckr_name(rv));
+  }
+  if (info.state != CKS_RW_USER_FUNCTIONS) {
+    if (auto logged_in = login(spdlog::level::debug); !logged_in) return logged_in;
+  }
+  return fill_pool();
 }
 
 Result<void> Hsm::Impl::recover() {
-  if (!recover_in_place()) {
+  const auto started_at = Clock::now();
+  const auto attempt = ++recovery_attempts_;
+  std::string reason;
+  {
+    std::lock_guard lock(reason_mutex_);
+    reason = recovery_reason_.empty() ? "unknown" : recovery_reason_;
+  }
+  hsm_log().warn("hsm recovery started attempt={} reason=\"{}\"", attempt, reason);
+  const char* how = "in_place";
+  if (auto in_place = recover_in_place(); !in_place) {
+    how = "reinitialise";
+    hsm_log().info("hsm recovery re-initialising the module attempt={} why=\"{}\"", attempt, in_place.error().message);
     stop();
     {
       std::lock_guard lock(keys_mutex_);
@@ -252,41 +316,53 @@ Result<void> Hsm::Impl::recover() {
       hmac_keys_.clear();
     }
     generation_.fetch_add(1);
-    if (auto started = start(); !started) {
+    if (auto started = start(false); !started) {
+      hsm_log().error("hsm recovery failed attempt={} reason=\"{}\" ms={:.1f}", attempt, started.error().message,
+                      ms_since(started_at));
       return fail(ErrorCode::kUnavailable, "HSM recovery failed: " + started.error().message);
     }
   }
   needs_recovery_.store(false);
-  recoveries_.fetch_add(1);
+  const auto recoveries = recoveries_.fetch_add(1) + 1;
+  recovery_attempts_ = 0;
+  hsm_log().info("hsm recovery finished attempt={} how={} ms={:.1f} recoveries={}", attempt, how, ms_since(started_at),
+                 recoveries);
   return {};
 }
 
-void Hsm::Impl::flag_for_recovery() {
+void Hsm::Impl::flag_for_recovery(std::string reason) {
+  {
+    std::lock_guard lock(reason_mutex_);
+    recovery_reason_ = std::move(reason);
+  }
   needs_recovery_.store(true);
   pool_.wake_all();
 }
 
 Result<Hsm::Impl::Lease> Hsm::Impl::lease() {
-  const auto deadline = Clock::now() + options_.lease_timeout;
-  const auto timed_out = [&] {
+  const auto started = Clock::now();
+  const auto deadline = started + options_.lease_timeout;
+  const auto timed_out = [&](const char* waiting_for) {
+    hsm_log().warn("hsm lease timed out waiting_for={} waited_ms={:.0f} timeout_ms={} sessions={} in_use={}",
+                   waiting_for, ms_since(started), options_.lease_timeout.count(), pool_.total(), pool_.in_use());
     return fail(ErrorCode::kUnavailable,
                 "no HSM session free within " + std::to_string(options_.lease_timeout.count()) + "ms");
   };
   for (;;) {
     if (needs_recovery_.load()) {
       std::unique_lock exclusive(recovery_mutex_, deadline);
-      if (!exclusive.owns_lock()) return timed_out();
+      if (!exclusive.owns_lock()) return timed_out("recovery");
       if (needs_recovery_.load()) {
         if (auto recovered = recover(); !recovered) return std::unexpected(recovered.error());
       }
     }
     std::shared_lock shared(recovery_mutex_, deadline);
-    if (!shared.owns_lock()) return timed_out();
+    if (!shared.owns_lock()) return timed_out("recovery");
     CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
     switch (pool_.acquire(deadline, needs_recovery_, session)) {
       case SessionPool::Acquired::kSession: return Lease(*this, session, generation_.load(), std::move(shared));
       case SessionPool::Acquired::kStopped: continue;  // drop the shared lock and recover first
-      case SessionPool::Acquired::kTimedOut: return timed_out();
+      case SessionPool::Acquired::kTimedOut: return timed_out("session");
     }
   }
 }
@@ -350,10 +426,13 @@ Result<CK_OBJECT_HANDLE> Hsm::Impl::private_key(Lease& lease, std::string_view k
     }
   }
   if (!from_cache) {
+    const auto searched = Clock::now();
     CK_OBJECT_CLASS klass = CKO_PRIVATE_KEY;
     CK_ATTRIBUTE match[] = {attribute(CKA_CLASS, &klass, sizeof klass), attribute(CKA_ID, id.data(), id.size())};
     auto found = find_objects(lease, match, 1);
     if (!found) return std::unexpected(found.error());
+    hsm_log().debug("hsm key handle cache miss key={} found={} search_ms={:.1f}", id, !found->empty(),
+                    ms_since(searched));
     if (found->empty()) return fail(ErrorCode::kNotFound, "no key " + id + " in the HSM");
     auto key_curve = object_curve(lease, found->front(), key_id);
     if (!key_curve) return std::unexpected(key_curve.error());
@@ -384,8 +463,9 @@ Result<std::unique_ptr<Hsm>> Hsm::open(HsmOptions options) {
   }
   auto module = Module::load(options.module_path);
   if (!module) return std::unexpected(module.error());
+  hsm_log().debug("hsm module loaded path={}", options.module_path);
   auto impl = std::make_unique<Impl>(std::move(options), std::move(*module));
-  if (auto started = impl->start(); !started) return std::unexpected(started.error());
+  if (auto started = impl->start(true); !started) return std::unexpected(started.error());
   return std::unique_ptr<Hsm>(new Hsm(std::move(impl)));
 }
 
@@ -414,8 +494,10 @@ Result<Bytes> Hsm::generate_key(std::string_view key_id, Curve curve) {
   // No C_FindObjects for an existing object with this id: on SoftHSM's file store a search reads every object, so
   // key creation would slow down as the token fills (measured: 60 instead of 103 keys/s with 8 clients). Callers
   // guarantee fresh ids (see hsm.h).
+  const auto waited = Clock::now();
   auto lease = impl_->lease();
   if (!lease) return std::unexpected(lease.error());
+  const auto generating = Clock::now();
 
   CK_MECHANISM mechanism{curve == Curve::kEd25519 ? CKM_EC_EDWARDS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN, nullptr, 0};
   CK_OBJECT_HANDLE public_key = CK_INVALID_HANDLE, private_key = CK_INVALID_HANDLE;
@@ -456,8 +538,12 @@ Result<Bytes> Hsm::generate_key(std::string_view key_id, Curve curve) {
     return fail(ErrorCode::kInternal, "the HSM returned a CKA_EC_POINT of " + std::to_string(ec_point->size()) +
                                           " bytes that is not a " + to_string(curve) + " public key");
   }
-  std::lock_guard lock(impl_->keys_mutex_);
-  impl_->keys_.insert_or_assign(id, Impl::CachedKey{private_key, curve});
+  {
+    std::lock_guard lock(impl_->keys_mutex_);
+    impl_->keys_.insert_or_assign(id, Impl::CachedKey{private_key, curve});
+  }
+  hsm_log().debug("hsm key generated key={} curve={} ms={:.1f} lease_wait_ms={:.1f}", id, to_string(curve),
+                  ms_since(generating), std::chrono::duration<double, std::milli>(generating - waited).count());
   return std::move(*point);
 }
 
@@ -469,6 +555,7 @@ Result<std::optional<Bytes>> Hsm::find_public_key(std::string_view key_id, Curve
   CK_ATTRIBUTE match[] = {attribute(CKA_CLASS, &klass, sizeof klass), attribute(CKA_ID, key_id.data(), key_id.size())};
   auto found = impl_->find_objects(*lease, match, 1);
   if (!found) return std::unexpected(found.error());
+  hsm_log().debug("hsm public key search key={} found={}", key_id, !found->empty());
   if (found->empty()) return std::optional<Bytes>();
   auto key_curve = impl_->object_curve(*lease, found->front(), key_id);
   if (!key_curve) return std::unexpected(key_curve.error());
@@ -510,6 +597,7 @@ Result<Bytes> Hsm::sign(std::string_view key_id, Curve curve, std::span<const st
     if (rv == CKR_OK) break;
     // A cached handle can go stale (key destroyed and re-created elsewhere): look it up again, once.
     if (is_stale_handle(rv) && from_cache && !retried) {
+      hsm_log().debug("hsm key handle stale key={} rv={}; searching again", key_id, ckr_name(rv));
       impl_->forget_key(key_id);
       continue;
     }
@@ -525,7 +613,8 @@ Result<Bytes> Hsm::sign(std::string_view key_id, Curve curve, std::span<const st
     signature.resize(size);  // the operation stays active after CKR_BUFFER_TOO_SMALL
     rv = lease->p11()->C_Sign(lease->session(), input, data.size(), signature.data(), &size);
   }
-  if (rv == CKR_BUFFER_TOO_SMALL) lease->discard();  // still active: do not hand the session to anyone else
+  // Still active: do not hand the session to anyone else.
+  if (rv == CKR_BUFFER_TOO_SMALL) lease->discard("C_Sign: CKR_BUFFER_TOO_SMALL left the operation active");
   if (rv != CKR_OK) return std::unexpected(lease->fail("C_Sign", rv));
   if (size != kSignatureSize) {
     return fail(ErrorCode::kInternal, "C_Sign returned " + std::to_string(size) + " bytes, not 64");
@@ -547,6 +636,7 @@ Result<void> Hsm::destroy_key(std::string_view key_id) {
     if (rv != CKR_OK && !is_stale_handle(rv)) return std::unexpected(lease->fail("C_DestroyObject", rv));
   }
   impl_->forget_key(key_id);  // a concurrent sign may have cached a handle in between
+  hsm_log().debug("hsm key destroyed key={} objects={}", key_id, found->size());
   return {};
 }
 
@@ -584,8 +674,11 @@ Result<void> Hsm::import_hmac_key(std::string_view key_id, std::span<const std::
   CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
   const CK_RV rv = lease->p11()->C_CreateObject(lease->session(), key_template, std::size(key_template), &handle);
   if (rv != CKR_OK) return std::unexpected(lease->fail("C_CreateObject", rv));
-  std::lock_guard lock(impl_->keys_mutex_);
-  impl_->hmac_keys_.insert_or_assign(id, handle);
+  {
+    std::lock_guard lock(impl_->keys_mutex_);
+    impl_->hmac_keys_.insert_or_assign(id, handle);
+  }
+  hsm_log().debug("hsm hmac key imported key={} bytes={}", id, secret.size());
   return {};
 }
 
@@ -609,6 +702,7 @@ Result<Bytes> Hsm::hmac_sha256(std::string_view key_id, std::span<const std::uin
       CK_ATTRIBUTE match[] = {attribute(CKA_CLASS, &klass, sizeof klass), attribute(CKA_ID, id.data(), id.size())};
       auto found = impl_->find_objects(*lease, match, 1);
       if (!found) return std::unexpected(found.error());
+      hsm_log().debug("hsm hmac key handle cache miss key={} found={}", id, !found->empty());
       if (found->empty()) return fail(ErrorCode::kNotFound, "no HMAC key " + id + " in the HSM");
       handle = found->front();
       std::lock_guard lock(impl_->keys_mutex_);
@@ -628,7 +722,7 @@ Result<Bytes> Hsm::hmac_sha256(std::string_view key_id, std::span<const std::uin
   CK_BYTE nothing = 0;  // modules refuse a null pointer even for no data
   auto* input = data.empty() ? &nothing : const_cast<CK_BYTE*>(data.data());
   rv = lease->p11()->C_Sign(lease->session(), input, data.size(), mac.data(), &size);
-  if (rv == CKR_BUFFER_TOO_SMALL) lease->discard();
+  if (rv == CKR_BUFFER_TOO_SMALL) lease->discard("C_Sign: CKR_BUFFER_TOO_SMALL left the operation active");
   if (rv != CKR_OK) return std::unexpected(lease->fail("C_Sign", rv));
   if (size != kHmacSize) return fail(ErrorCode::kInternal, "C_Sign returned " + std::to_string(size) + " bytes, not 32");
   return mac;
@@ -643,7 +737,10 @@ Result<void> Hsm::check() {
       CK_SESSION_INFO info{};
       const CK_RV rv = impl_->p11()->C_GetSessionInfo(impl_->login_session_, &info);
       if (rv == CKR_OK && info.state == CKS_RW_USER_FUNCTIONS) return {};
-      impl_->flag_for_recovery();
+      if (rv != CKR_OK) log_failed_call("C_GetSessionInfo", rv);
+      impl_->flag_for_recovery(rv != CKR_OK
+                                   ? "login session: C_GetSessionInfo: " + ckr_name(rv)
+                                   : "login session no longer logged in (state " + std::to_string(info.state) + ")");
     }
   }
   std::unique_lock exclusive(impl_->recovery_mutex_, deadline);

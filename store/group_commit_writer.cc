@@ -1,12 +1,26 @@
 #include "store/group_commit_writer.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
 #include <exception>
 
+#include "common/log.h"
 #include "common/metrics.h"
 
 namespace signerd::store {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+spdlog::logger& store_log() { return signerd::log(LogComponent::kStore); }
+
+double ms_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+}  // namespace
 
 GroupCommitWriter::GroupCommitWriter(Connection connection, unsigned max_batch)
     : connection_(std::move(connection)), max_batch_(std::max(1u, max_batch)), thread_([this] { run_thread(); }) {}
@@ -33,9 +47,9 @@ std::vector<Result<void>> GroupCommitWriter::write_together(
   std::vector<Pending> pending(writes.size());
   std::vector<Pending*> queued;
   for (std::size_t i = 0; i < writes.size(); ++i) {
-    pending[i].run = [&, i](Connection& connection) {
+    pending[i].run = [&, i](Connection& connection) -> const Error* {
       results[i].emplace(writes[i](connection));
-      return results[i]->has_value();
+      return results[i]->has_value() ? nullptr : &results[i]->error();
     };
     pending[i].fail = [&, i](Error error) { results[i].emplace(std::unexpected(std::move(error))); };
     queued.push_back(&pending[i]);
@@ -50,9 +64,9 @@ Result<void> GroupCommitWriter::probe() {
   std::optional<Result<void>> result;
   Pending pending;
   pending.counted = false;
-  pending.run = [&](Connection&) {
+  pending.run = [&](Connection&) -> const Error* {
     result.emplace();
-    return true;
+    return nullptr;
   };
   pending.fail = [&](Error error) { result.emplace(std::unexpected(std::move(error))); };
   Pending* const queued[] = {&pending};
@@ -117,23 +131,37 @@ void GroupCommitWriter::commit_batch(std::span<Pending* const> batch) {
   auto fail_all = [batch](const std::string& why) {
     for (Pending* pending : batch) pending->fail(Error{ErrorCode::kUnavailable, why, {}});
   };
-  const auto started = std::chrono::steady_clock::now();
+  const auto started = Clock::now();
   auto transaction = Transaction::begin_immediate(connection_);
-  if (!transaction) return fail_all(transaction.error().message);
+  const auto locked = Clock::now();
+  if (!transaction) {
+    store_log().error("store batch failed stage=begin writes_failed={} lock_wait_ms={:.0f} error=\"{}\"", batch.size(),
+                      ms_between(started, locked), transaction.error().message);
+    return fail_all(transaction.error().message);
+  }
+  if (locked - started >= kLockWaitWarning) {
+    store_log().warn("store write lock was busy waited_ms={:.0f} writes={}", ms_between(started, locked), batch.size());
+  }
 
   std::uint64_t succeeded = 0;
   for (Pending* pending : batch) {
     bool ok = false;
+    std::string failure;  // why this write failed, for the log
     if (auto savepoint = Savepoint::begin(connection_); !savepoint) {
+      failure = savepoint.error().message;
       pending->fail(std::move(savepoint.error()));
     } else {
       try {
-        ok = pending->run(connection_);
+        const Error* error = pending->run(connection_);
+        ok = error == nullptr;
+        if (!ok) failure = error->message;
       } catch (const std::exception& e) {
-        pending->fail(Error{ErrorCode::kInternal, std::string("store: a write threw: ") + e.what(), {}});
+        failure = std::string("store: a write threw: ") + e.what();
+        pending->fail(Error{ErrorCode::kInternal, failure, {}});
       }
       if (ok) {
         if (auto released = savepoint->release(); !released) {
+          failure = released.error().message;
           pending->fail(std::move(released.error()));
           ok = false;
         }
@@ -142,21 +170,33 @@ void GroupCommitWriter::commit_batch(std::span<Pending* const> batch) {
     // SQLite rolls the whole transaction back by itself on some errors (disk full, I/O): the writes before this one
     // are gone too, so none of the batch may report success.
     if (!connection_.in_transaction()) {
+      store_log().error("store batch rolled back by SQLite writes_failed={} error=\"{}\"", batch.size(),
+                        failure.empty() ? "a write ended the transaction" : failure);
       return fail_all("store: the batch's transaction was rolled back by SQLite; nothing of it was written");
     }
+    if (!ok) store_log().debug("store write undone, the rest of its batch goes on error=\"{}\"", failure);
     if (ok && pending->counted) ++succeeded;
   }
   // Every write failed and was undone, or the batch held only probes: the transaction rolls back empty.
   if (succeeded == 0) return;
 
   if (auto committed = transaction->commit(); !committed) {
+    store_log().error("store commit failed writes_failed={} error=\"{}\"", batch.size(), committed.error().message);
     return fail_all(committed.error().message + "; nothing of the batch was written");
   }
   commits_.fetch_add(1, std::memory_order_relaxed);
   writes_.fetch_add(succeeded, std::memory_order_relaxed);
-  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+  const auto finished = Clock::now();
+  const std::chrono::duration<double> took = finished - started;
   metrics::registry().observe("signerd_store_commit_duration_seconds", {}, took.count());
   metrics::registry().observe("signerd_store_commit_batch_size", {}, static_cast<double>(succeeded));
+  if (finished - started >= kSlowCommit) {
+    store_log().warn("store slow commit ms={:.0f} writes={} batch={} lock_wait_ms={:.0f}",
+                     ms_between(started, finished), succeeded, batch.size(), ms_between(started, locked));
+  } else {
+    store_log().trace("store batch committed ms={:.1f} writes={} batch={}", ms_between(started, finished), succeeded,
+                      batch.size());
+  }
 }
 
 }  // namespace signerd::store

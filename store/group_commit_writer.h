@@ -7,7 +7,12 @@
 // Thread-safety: write() and write_together() are safe from any number of threads; the writes themselves run on
 // the writer thread, one at a time. Errors: a write's own result, or kUnavailable for every write of a batch that
 // could not commit (nothing of that batch is kept), or after stop().
+//
+// Logs (the store component, common/log.h): a batch that could not begin or commit, or that SQLite rolled back, at
+// error with SQLite's message and the number of writes lost; a wait of kLockWaitWarning or more for the write lock
+// and a batch slower than kSlowCommit at warn; a single write undone at debug; every commit at trace.
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -29,6 +34,11 @@ namespace signerd::store {
 
 class GroupCommitWriter {
  public:
+  // BEGIN IMMEDIATE takes microseconds unless another connection (another process) holds the write lock.
+  static constexpr std::chrono::milliseconds kLockWaitWarning{20};
+  // From BEGIN to the end of COMMIT (its fsync included).
+  static constexpr std::chrono::milliseconds kSlowCommit{100};
+
   GroupCommitWriter(Connection connection, unsigned max_batch);
   ~GroupCommitWriter();  // stop()
 
@@ -63,7 +73,9 @@ class GroupCommitWriter {
   // One queued write. A blocking write's Pending lives on the caller's stack and the writer thread stops touching it
   // once `done` is set; an asynchronous one (`notify` set) is owned by the queue and deleted after `notify` ran.
   struct Pending {
-    std::function<bool(Connection&)> run;  // runs the write and stores its result; true when it succeeded
+    // Runs the write and stores its result; returns the stored error when it failed (valid until `fail` or the
+    // result is handed back), nullptr when it succeeded.
+    std::function<const Error*(Connection&)> run;
     std::function<void(Error)> fail;       // replaces the stored result with an error
     std::function<void()> notify;          // asynchronous writes: reports the stored result
     bool counted = true;                   // false for probe(): not a write in stats() or the metrics
@@ -95,9 +107,9 @@ auto GroupCommitWriter::write(Fn&& fn) -> std::invoke_result_t<Fn&, Connection&>
   using R = std::invoke_result_t<Fn&, Connection&>;
   std::optional<R> result;
   Pending pending;
-  pending.run = [&](Connection& connection) {
+  pending.run = [&](Connection& connection) -> const Error* {
     result.emplace(fn(connection));
-    return result->has_value();
+    return result->has_value() ? nullptr : &result->error();
   };
   pending.fail = [&](Error error) { result.emplace(std::unexpected(std::move(error))); };
   Pending* const queued[] = {&pending};
@@ -110,9 +122,9 @@ void GroupCommitWriter::write_async(Fn fn, Done done) {
   using R = std::invoke_result_t<Fn&, Connection&>;
   auto result = std::make_shared<std::optional<R>>();
   auto pending = std::make_unique<Pending>();
-  pending->run = [result, fn = std::move(fn)](Connection& connection) mutable {
+  pending->run = [result, fn = std::move(fn)](Connection& connection) mutable -> const Error* {
     result->emplace(fn(connection));
-    return (*result)->has_value();
+    return (*result)->has_value() ? nullptr : &(*result)->error();
   };
   pending->fail = [result](Error error) { result->emplace(std::unexpected(std::move(error))); };
   pending->notify = [result, done = std::move(done)]() mutable { done(std::move(**result)); };

@@ -1,8 +1,12 @@
 #include "store/schema.h"
 
+#include <spdlog/spdlog.h>
+
 #include <array>
+#include <chrono>
 #include <string>
 
+#include "common/log.h"
 #include "store/sqlite.h"
 
 namespace signerd::store {
@@ -292,12 +296,16 @@ Result<void> migrate(Connection& connection) {
                                             "); run a newer signerd or restore a matching backup");
     }
     if (*version == schema_version()) return transaction->commit();
+    const auto started = std::chrono::steady_clock::now();
     const std::string operation = "migrate to schema version " + std::to_string(*version + 1);
     if (auto applied = connection.exec(std::string(kMigrations[*version]), operation); !applied) return applied;
     if (auto bumped = connection.exec("PRAGMA user_version = " + std::to_string(*version + 1), operation); !bumped) {
       return bumped;
     }
     if (auto committed = transaction->commit(); !committed) return committed;
+    signerd::log(LogComponent::kStore)
+        .info("store migration applied from={} to={} ms={:.1f}", *version, *version + 1,
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
   }
 }
 

@@ -1,6 +1,7 @@
 #include "store/store.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -9,9 +10,11 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <utility>
 
+#include "common/log.h"
 #include "store/schema.h"
 #include "store/sqlite.h"
 #include "store/store_impl.h"
@@ -39,14 +42,14 @@ std::optional<KeyStatus> parse_key_status(std::string_view text) {
 }
 
 // The database file is created here, not by SQLite, so that it is 0600 from its first moment whatever the umask
-// (SQLite gives the -wal and -shm files the main file's permissions).
-Result<void> create_private_file(const std::filesystem::path& path) {
+// (SQLite gives the -wal and -shm files the main file's permissions). True when it did not exist.
+Result<bool> create_private_file(const std::filesystem::path& path) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd >= 0) {
     ::close(fd);
-    return {};
+    return true;
   }
-  if (errno == EEXIST) return {};
+  if (errno == EEXIST) return false;
   return fail(ErrorCode::kUnavailable, "store: cannot create " + path.string() + ": " + std::strerror(errno));
 }
 
@@ -179,11 +182,18 @@ Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;
 
 Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path, StoreOptions options) {
-  if (auto created = create_private_file(path); !created) return std::unexpected(std::move(created.error()));
+  const auto started = std::chrono::steady_clock::now();
+  auto created = create_private_file(path);
+  if (!created) return std::unexpected(std::move(created.error()));
   auto writer = Connection::open(path, OpenMode::kReadWrite);
   if (!writer) return std::unexpected(std::move(writer.error()));
   if (auto configured = configure_writer(*writer); !configured) return std::unexpected(configured.error());
   if (auto migrated = migrate(*writer); !migrated) return std::unexpected(std::move(migrated.error()));
+  // Read back rather than assumed: what the file says now is what an operator needs to know.
+  auto version = writer->query_text("PRAGMA user_version", "read schema version");
+  if (!version) return std::unexpected(std::move(version.error()));
+  auto journal_mode = writer->query_text("PRAGMA journal_mode", "read journal mode");
+  if (!journal_mode) return std::unexpected(std::move(journal_mode.error()));
 
   // Read connections are opened after the schema exists (a read-only connection cannot create it).
   std::vector<Connection> readers;
@@ -192,6 +202,12 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path, St
     if (!reader) return std::unexpected(std::move(reader.error()));
     readers.push_back(std::move(*reader));
   }
+  signerd::log(LogComponent::kStore)
+      .info(
+          "store opened path={} created={} schema_version={} journal_mode={} read_connections={} max_batch={} "
+          "ms={:.1f}",
+          path.string(), *created, *version, *journal_mode, readers.size(), options.max_batch,
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
   return std::unique_ptr<Store>(
       new Store(std::make_unique<Impl>(std::move(*writer), std::move(readers), options.max_batch)));
 }

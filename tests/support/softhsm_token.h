@@ -9,7 +9,9 @@ namespace signerd::testing {
 
 class SoftHsmToken {
  public:
-  explicit SoftHsmToken(std::string label = "signerd-test", std::string pin = "1234", std::string so_pin = "5678");
+  // The default PIN is not digits: tests look for it in logs, where "1234" could turn up inside any number.
+  explicit SoftHsmToken(std::string label = "signerd-test", std::string pin = "pin-q7ZfX2",
+                        std::string so_pin = "5678");
   ~SoftHsmToken();
   SoftHsmToken(const SoftHsmToken&) = delete;
   SoftHsmToken& operator=(const SoftHsmToken&) = delete;
