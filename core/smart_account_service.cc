@@ -170,7 +170,8 @@ Result<SmartAccountService::Created> SmartAccountService::create_account(const s
     return fail(ErrorCode::kInvalidArgument,
                 "owner.provider '" + std::string(provider) + "' is not supported; supported providers: wallet");
   }
-  if (networks_.empty()) {
+  const auto in_force = deployer_.networks();
+  if (in_force->configured.empty()) {
     return fail(ErrorCode::kUnavailable, "no smart-account network is configured ([[smart_accounts.networks]])");
   }
   const std::int64_t now = now_unix_ns();
@@ -185,7 +186,7 @@ Result<SmartAccountService::Created> SmartAccountService::create_account(const s
   record.gas_tank_decimals = token_.decimals;
   record.date_created_ns = now;
   std::vector<store::SmartAccountNetworkRecord> accounts;
-  for (const auto& n : networks_) {
+  for (const auto& n : in_force->configured) {
     store::SmartAccountNetworkRecord a;
     a.id = new_smart_record_id();
     a.network = n.name;
@@ -294,22 +295,34 @@ Result<SmartAccountService::Activation> SmartAccountService::activate(const stor
     e.details = {{"status", target->status}, {"network", target->network}};
     return std::unexpected(std::move(e));
   }
-  const smart::Network* network = nullptr;
-  for (const auto& n : networks_) {
-    if (n.name == target->network) network = &n;
-  }
+  // One set for the whole activation: a reload meanwhile does not change the network under it.
+  const auto in_force = deployer_.networks();
+  const smart::Network* network = in_force->configured_network(target->network);
   if (!network) {
     return fail(ErrorCode::kUnavailable,
                 "network " + target->network + " is no longer configured; its account cannot be activated");
+  }
+  auto owner = chains::parse_evm_address(account->record.owner);
+  auto address = chains::parse_evm_address(target->aa_address);
+  if (!owner || !address) return fail(ErrorCode::kInternal, "store: malformed smart account addresses");
+  // A reload never changes this under a record; a restart with another chain_id, version, factory, ... for the same
+  // name would, and deploying there would put the account elsewhere than the address the record gave.
+  if (static_cast<std::int64_t>(network->chain_id) != target->chain_id ||
+      smart::to_string(network->version) != target->version || network->account_address(*owner) != *address) {
+    Error e{ErrorCode::kUnavailable,
+            "network " + target->network +
+                " is configured now with another chain, account version or address "
+                "derivation than account " +
+                target->id + " was made with (chain " + std::to_string(target->chain_id) + ", version " +
+                target->version + ", address " + target->aa_address + "); it cannot be activated",
+            {}};
+    e.details = {{"network", target->network}};
+    return std::unexpected(std::move(e));
   }
   if (smart::compare_amounts(account->balance, network->activation_fee) < 0) {
     return std::unexpected(SmartDeployer::fee_not_covered(*network, account->record, account->balance));
   }
   if (auto ready = SmartDeployer::can_deploy(*network); !ready) return std::unexpected(ready.error());
-  if (!deployer_) return fail(ErrorCode::kUnavailable, "smart-account deployment is not available");
-  auto owner = chains::parse_evm_address(account->record.owner);
-  auto address = chains::parse_evm_address(target->aa_address);
-  if (!owner || !address) return fail(ErrorCode::kInternal, "store: malformed smart account addresses");
 
   Activation out;
   out.account_id = target->id;
@@ -347,7 +360,7 @@ Result<SmartAccountService::Activation> SmartAccountService::activate(const stor
                                                  ", whose activation the relayer sends without an owner signature; "
                                                  "omit it");
   }
-  auto started = deployer_->deploy(account->record, *target, *network, owner_signature, who);
+  auto started = deployer_.deploy(*in_force, account->record, *target, *network, owner_signature, who);
   if (!started) return std::unexpected(started.error());
   out.started = !started->on_chain;
   out.sent = started->sent;

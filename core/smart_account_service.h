@@ -9,6 +9,9 @@
 // records the revocation first and destroys the HSM key after, so a crash in between leaves a revoked app with an
 // unused HSM object, never an app that signs without a record saying whether it may.
 //
+// Networks: the set in force is the deployer's (SmartDeployer::networks(), replaced whole by a reload); each call
+// takes it once, so a request sees one list from start to end.
+//
 // Thread-safety: every member function may be called from many threads at once; all of them block (HSM, store).
 #include <cstdint>
 #include <optional>
@@ -62,10 +65,9 @@ struct SmartAccount {
 
 class SmartAccountService {
  public:
-  // `deployer` (may be null: activation then answers kUnavailable) must outlive the service.
-  SmartAccountService(hsm::Hsm& hsm, store::Store& store, std::vector<smart::Network> networks, GasTankToken token,
-                      SmartDeployer* deployer = nullptr)
-      : hsm_(hsm), store_(store), networks_(std::move(networks)), token_(std::move(token)), deployer_(deployer) {}
+  // `deployer`, which holds the networks in force, must outlive the service.
+  SmartAccountService(hsm::Hsm& hsm, store::Store& store, GasTankToken token, SmartDeployer& deployer)
+      : hsm_(hsm), store_(store), token_(std::move(token)), deployer_(deployer) {}
 
   // For the local administrator only (kPermissionDenied for anyone else). kInvalidArgument for an empty name or one
   // longer than 128 bytes.
@@ -112,8 +114,9 @@ class SmartAccountService {
   // Activation of one network's account (core/smart_deployer.h does the deployment). Checked first, in this
   // order, with nothing written: kNotFound for an unknown record or account; kInvalidArgument when the account is
   // not not_deployed, or when the gas tank does not cover the network's activation fee (details: network, balance,
-  // activationFee, tokenName, decimals); kUnavailable when the network is no longer configured or has no rpc_url
-  // (or no relayer_key_id).
+  // activationFee, tokenName, decimals); kUnavailable when the network is no longer configured, is configured with
+  // another chain, version or address derivation than the account was made with (a restart with such a change),
+  // or has no rpc_url (or no relayer_key_id).
   // v0.8 is two calls: without `signature` the reply carries the UserOperation and the hash the owner signs
   // (to_sign; nothing is written); with it (65 bytes hex, r || s || v, over that hash with no prefix), the signature
   // must recover the owner (kInvalidArgument otherwise). v0.6/v0.7 take no signature (kInvalidArgument when given).
@@ -129,7 +132,6 @@ class SmartAccountService {
   Result<Activation> activate(const store::SmartAppRecord& app, const Principal& who, std::string_view id,
                               std::string_view account_id, std::optional<std::string_view> signature);
 
-  const std::vector<smart::Network>& networks() const { return networks_; }
   const GasTankToken& token() const { return token_; }
 
  private:
@@ -138,9 +140,8 @@ class SmartAccountService {
 
   hsm::Hsm& hsm_;
   store::Store& store_;
-  const std::vector<smart::Network> networks_;
   const GasTankToken token_;
-  SmartDeployer* const deployer_;
+  SmartDeployer& deployer_;
   smart::AppSignatureVerifier verifier_;
 };
 

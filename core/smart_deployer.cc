@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 
 #include "chains/evm_tx.h"
 #include "common/hex.h"
@@ -79,52 +80,194 @@ Result<bool> settled(const Result<store::SmartAccountNetworkRecord>& finished) {
   return std::unexpected(finished.error());
 }
 
-}  // namespace
-
-Result<std::unique_ptr<SmartDeployer>> SmartDeployer::create(store::Store& store, KeyService& keys,
-                                                            const std::vector<smart::Network>& networks,
-                                                            SmartDeployerOptions options) {
-  std::map<std::string, Endpoint> endpoints;
-  for (const auto& n : networks) {
-    if (n.rpc_url.empty()) continue;
-    auto endpoint = smart::parse_rpc_endpoint(n.rpc_url);
-    if (!endpoint) {
-      return fail(ErrorCode::kInvalidArgument, "smart_accounts network " + n.name + ": rpc_url: " +
-                                                   endpoint.error().message);
-    }
-    endpoints[n.name].client =
-        std::make_unique<smart::JsonRpcClient>(std::move(*endpoint), smart::JsonRpcOptions{options.rpc_timeout});
+// `network`'s JSON-RPC client (null without an rpc_url): the one `before_set` has for it when the rpc_url did not
+// change (`before`: the network's configuration there), else a new one. kInvalidArgument naming the network.
+Result<std::shared_ptr<smart::JsonRpcClient>> client_for(const smart::Network& network, const smart::Network* before,
+                                                         const SmartNetworkSet* before_set,
+                                                         std::chrono::milliseconds rpc_timeout) {
+  if (network.rpc_url.empty()) return nullptr;
+  if (before != nullptr && before_set != nullptr && before->rpc_url == network.rpc_url) {
+    if (auto it = before_set->clients.find(network.name); it != before_set->clients.end()) return it->second;
   }
-  return std::unique_ptr<SmartDeployer>(new SmartDeployer(store, keys, networks, std::move(endpoints), options));
+  auto endpoint = smart::parse_rpc_endpoint(network.rpc_url);
+  if (!endpoint) {
+    return fail(ErrorCode::kInvalidArgument,
+                "smart_accounts network " + network.name + ": rpc_url: " + endpoint.error().message);
+  }
+  return std::make_shared<smart::JsonRpcClient>(std::move(*endpoint), smart::JsonRpcOptions{rpc_timeout});
 }
 
-SmartDeployer::SmartDeployer(store::Store& store, KeyService& keys, std::vector<smart::Network> networks,
-                             std::map<std::string, Endpoint> endpoints, SmartDeployerOptions options)
-    : store_(store), keys_(keys), networks_(std::move(networks)), endpoints_(std::move(endpoints)),
-      options_(options) {}
+std::string join(const std::vector<std::string>& items, std::string_view separator) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : std::string(separator)) + item;
+  return out;
+}
+
+}  // namespace
+
+const smart::Network* SmartNetworkSet::configured_network(std::string_view name) const {
+  for (const auto& n : configured) {
+    if (n.name == name) return &n;
+  }
+  return nullptr;
+}
+
+const smart::Network* SmartNetworkSet::followed_network(std::string_view name) const {
+  if (const auto* n = configured_network(name)) return n;
+  for (const auto& n : retired) {
+    if (n.name == name) return &n;
+  }
+  return nullptr;
+}
+
+smart::JsonRpcClient* SmartNetworkSet::client(std::string_view name) const {
+  auto it = clients.find(name);
+  return it == clients.end() ? nullptr : it->second.get();
+}
+
+Result<std::unique_ptr<SmartDeployer>> SmartDeployer::create(store::Store& store, KeyService& keys,
+                                                             std::vector<smart::Network> networks,
+                                                             SmartDeployerOptions options) {
+  auto set = std::make_shared<SmartNetworkSet>();
+  for (const auto& n : networks) {
+    auto rpc_client = client_for(n, nullptr, nullptr, options.rpc_timeout);
+    if (!rpc_client) return std::unexpected(rpc_client.error());
+    if (*rpc_client) set->clients[n.name] = std::move(*rpc_client);
+  }
+  set->configured = std::move(networks);
+  return std::unique_ptr<SmartDeployer>(new SmartDeployer(store, keys, std::move(set), options));
+}
+
+SmartDeployer::SmartDeployer(store::Store& store, KeyService& keys, std::shared_ptr<const SmartNetworkSet> networks,
+                             SmartDeployerOptions options)
+    : store_(store), keys_(keys), options_(options), networks_(std::move(networks)) {
+  for (const auto& n : networks_->configured) {
+    if (networks_->client(n.name)) pending_checks_.push_back(n.name);
+  }
+}
 
 SmartDeployer::~SmartDeployer() { stop(); }
 
 void SmartDeployer::start() {
   std::lock_guard lock(mutex_);
-  if (watcher_.joinable() || endpoints_.empty()) return;
-  stopping_ = false;
+  started_ = true;
+  start_watcher_locked();
+}
+
+void SmartDeployer::start_watcher_locked() {
+  // Without any JSON-RPC endpoint there is nothing to follow (a deploying account then waits, as its log says).
+  if (!started_ || stopping_ || watcher_.joinable() || networks()->clients.empty()) return;
   watcher_ = std::thread([this] { run(); });
 }
 
 void SmartDeployer::stop() {
+  std::thread watcher;
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    watcher = std::move(watcher_);
   }
   wake_.notify_all();
-  if (watcher_.joinable()) watcher_.join();
+  if (watcher.joinable()) watcher.join();
 }
 
-void SmartDeployer::check_networks() {
-  for (const auto& n : networks_) {
-    smart::JsonRpcClient* rpc_client = client(n.name);
-    if (!rpc_client) continue;
+std::shared_ptr<const SmartNetworkSet> SmartDeployer::networks() const {
+  std::lock_guard lock(networks_mutex_);
+  return networks_;
+}
+
+Result<SmartDeployer::NetworkReload> SmartDeployer::plan_reload(std::vector<smart::Network> from_file) const {
+  const auto now = networks();
+  auto next = std::make_shared<SmartNetworkSet>();
+  NetworkReload out;
+  std::set<std::string> in_file;
+  for (auto& n : from_file) {
+    in_file.insert(n.name);
+    const smart::Network* running = now->configured_network(n.name);
+    const smart::Network* before = running ? running : now->followed_network(n.name);  // else retired, or new
+    if (before) {
+      const auto identity = smart::identity_changes(*before, n);
+      if (!identity.empty()) {
+        // The records made hold the addresses this configuration gives: keep it whole until a restart.
+        for (const auto& key : identity) out.need_restart.push_back("smart_accounts.networks." + n.name + "." + key);
+        for (const auto& key : smart::setting_changes(*before, n)) {
+          out.need_restart.push_back("smart_accounts.networks." + n.name + "." + key);
+        }
+        (running ? next->configured : next->retired).push_back(*before);
+        if (auto it = now->clients.find(n.name); it != now->clients.end()) next->clients.insert(*it);
+        continue;
+      }
+    }
+    auto rpc_client = client_for(n, before, now.get(), options_.rpc_timeout);
+    if (!rpc_client) return std::unexpected(rpc_client.error());
+    // A relayer key taken now must be usable now; an unchanged one is as good as it was (start-up only warns).
+    if (!n.relayer_key_id.empty() && (!before || before->relayer_key_id != n.relayer_key_id)) {
+      if (auto relayer = relayer_address(n); !relayer) {
+        return fail(ErrorCode::kInvalidArgument, "smart_accounts network " + relayer.error().message);
+      }
+    }
+    const auto settings = before ? smart::setting_changes(*before, n) : std::vector<std::string>{};
+    if (!running) {
+      out.applied.push_back("+" + n.name);
+    } else if (!settings.empty()) {
+      std::vector<std::string> described;
+      for (const auto& key : settings) {
+        if (key == "rpc_url") {
+          described.push_back("rpc_url=" + (*rpc_client ? (*rpc_client)->endpoint().display : std::string("none")));
+        } else if (key == "relayer_key_id") {
+          described.push_back("relayer_key_id=" + (n.relayer_key_id.empty() ? std::string("none") : n.relayer_key_id));
+        } else if (key == "activation_fee") {
+          described.push_back("activation_fee=" + n.activation_fee);
+        } else {
+          described.push_back("confirmations=" + std::to_string(n.confirmations));
+        }
+      }
+      out.applied.push_back(n.name + ": " + join(described, " "));
+    }
+    const bool endpoint_changed = !running ||
+                                  std::find(settings.begin(), settings.end(), "rpc_url") != settings.end() ||
+                                  std::find(settings.begin(), settings.end(), "relayer_key_id") != settings.end();
+    if (*rpc_client) {
+      if (endpoint_changed) out.to_check.push_back(n.name);
+      next->clients[n.name] = std::move(*rpc_client);
+    }
+    next->configured.push_back(std::move(n));
+  }
+  // Removed now: retired, with their clients, so that what they have in flight is followed to the end.
+  for (const auto& n : now->configured) {
+    if (in_file.contains(n.name)) continue;
+    out.applied.push_back("-" + n.name);
+    next->retired.push_back(n);
+    if (auto it = now->clients.find(n.name); it != now->clients.end()) next->clients.insert(*it);
+  }
+  for (const auto& n : now->retired) {
+    if (in_file.contains(n.name)) continue;  // added back above, or kept retired for a restart
+    next->retired.push_back(n);
+    if (auto it = now->clients.find(n.name); it != now->clients.end()) next->clients.insert(*it);
+  }
+  if (!out.applied.empty()) out.next = std::move(next);
+  return out;
+}
+
+void SmartDeployer::apply_reload(NetworkReload reload) {
+  if (!reload.next) return;
+  {
+    std::lock_guard lock(networks_mutex_);
+    networks_ = std::move(reload.next);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    pending_checks_.insert(pending_checks_.end(), reload.to_check.begin(), reload.to_check.end());
+    poked_ = true;
+    start_watcher_locked();
+  }
+  wake_.notify_all();
+}
+
+void SmartDeployer::check_networks(const SmartNetworkSet& in_force, const std::vector<std::string>& names) {
+  for (const auto& n : in_force.configured) {
+    smart::JsonRpcClient* rpc_client = in_force.client(n.name);
+    if (!rpc_client || std::find(names.begin(), names.end(), n.name) == names.end()) continue;
     if (stopping()) return;
     if (n.relayer_key_id.empty()) {
       spdlog::warn("smart accounts: {} has an rpc_url but no relayer_key_id: its accounts cannot be activated",
@@ -179,8 +322,15 @@ void SmartDeployer::run() {
       spdlog::error("smart accounts: {} failed: {}", what, e.what());
     }
   };
-  guarded("checking the networks", [this] { check_networks(); });
   for (;;) {
+    std::vector<std::string> to_check;
+    {
+      std::lock_guard lock(mutex_);
+      to_check.swap(pending_checks_);
+    }
+    if (!to_check.empty()) {
+      guarded("checking the networks", [this, &to_check] { check_networks(*networks(), to_check); });
+    }
     guarded("following deployments", [this] {
       const unsigned finished = poll_once();
       if (finished > 0) spdlog::info("smart accounts: {} deployment(s) finished", finished);
@@ -192,26 +342,14 @@ void SmartDeployer::run() {
   }
 }
 
-std::mutex& SmartDeployer::send_lock_for(const smart::Network& network) {
+std::mutex& SmartDeployer::send_lock_for(std::int64_t chain_id, const std::string& relayer) {
   std::lock_guard lock(mutex_);
-  auto& slot = send_locks_[std::to_string(network.chain_id) + "/" + network.relayer_key_id];
+  auto& slot = send_locks_[std::to_string(chain_id) + "/" + relayer];
   if (!slot) slot = std::make_unique<std::mutex>();
   return *slot;
 }
 
-const smart::Network* SmartDeployer::network(std::string_view name) const {
-  for (const auto& n : networks_) {
-    if (n.name == name) return &n;
-  }
-  return nullptr;
-}
-
-smart::JsonRpcClient* SmartDeployer::client(std::string_view network) const {
-  auto it = endpoints_.find(std::string(network));
-  return it == endpoints_.end() ? nullptr : it->second.client.get();
-}
-
-Result<chains::EvmAddress> SmartDeployer::relayer_address(const smart::Network& network) {
+Result<chains::EvmAddress> SmartDeployer::relayer_address(const smart::Network& network) const {
   auto key = keys_.lookup(network.relayer_key_id);
   if (!key) {
     return fail(ErrorCode::kUnavailable, network.name + ": the relayer key " + network.relayer_key_id +
@@ -255,12 +393,13 @@ Error SmartDeployer::fee_not_covered(const smart::Network& network, const store:
   return e;
 }
 
-Result<SmartDeployer::Started> SmartDeployer::deploy(const store::SmartAccountRecord& record,
+Result<SmartDeployer::Started> SmartDeployer::deploy(const SmartNetworkSet& in_force,
+                                                     const store::SmartAccountRecord& record,
                                                      const store::SmartAccountNetworkRecord& target,
                                                      const smart::Network& network, const Bytes& owner_signature,
                                                      const Principal& who) {
   if (auto ready = can_deploy(network); !ready) return std::unexpected(ready.error());
-  smart::JsonRpcClient* rpc_client = client(network.name);
+  smart::JsonRpcClient* rpc_client = in_force.client(network.name);
   if (!rpc_client) return fail(ErrorCode::kInternal, network.name + ": no JSON-RPC client for its rpc_url");
   auto owner = chains::parse_evm_address(record.owner);
   auto account_address = chains::parse_evm_address(target.aa_address);
@@ -307,13 +446,13 @@ Result<SmartDeployer::Started> SmartDeployer::deploy(const store::SmartAccountRe
     data = smart::create_account_call(*owner);
   }
 
-  std::lock_guard send_lock(send_lock_for(network));
+  const std::string relayer_lower = chains::evm_address_lower(*relayer);
+  std::lock_guard send_lock(send_lock_for(target.chain_id, relayer_lower));
   auto nonce = eth.pending_nonce(*relayer);
   if (!nonce) return std::unexpected(unavailable(network, "reading the relayer's nonce", nonce.error()));
   // A transaction recorded but not yet known to the node (a resend pending) holds its nonce too.
   auto deploying = store_.smart_accounts_in_status("deploying");
   if (!deploying) return std::unexpected(deploying.error());
-  const std::string relayer_lower = chains::evm_address_lower(*relayer);
   for (const auto& other : *deploying) {
     if (other.chain_id == target.chain_id && other.deploy_from == relayer_lower && other.deploy_nonce) {
       *nonce = std::max(*nonce, static_cast<std::uint64_t>(*other.deploy_nonce) + 1);
@@ -462,13 +601,23 @@ Result<store::SmartAccountNetworkRecord> SmartDeployer::deployed(const store::Sm
   return done;
 }
 
-bool SmartDeployer::follow(const store::SmartAccountNetworkRecord& account) {
-  const smart::Network* net = network(account.network);
-  smart::JsonRpcClient* rpc_client = client(account.network);
-  if (!net || !rpc_client || !account.tx_hash || !account.deploy_tx) {
+bool SmartDeployer::follow(const SmartNetworkSet& in_force, const store::SmartAccountNetworkRecord& account) {
+  // A network a reload removed is still followed (retired); one a restart removed is not known any more.
+  const smart::Network* net = in_force.followed_network(account.network);
+  smart::JsonRpcClient* rpc_client = in_force.client(account.network);
+  if (!net || !rpc_client || !account.tx_hash || !account.deploy_tx || !account.deploy_from) {
     spdlog::warn("smart accounts: {} is deploying on {}, which has no JSON-RPC endpoint configured now; it stays "
                  "deploying until the network is configured again",
                  account.id, account.network);
+    return false;
+  }
+  if (static_cast<std::int64_t>(net->chain_id) != account.chain_id) {
+    // Configured since (at a restart) for another chain: its node would not know the transaction, and resending it
+    // there would be refused and release a fee the transaction may still spend on its own chain.
+    spdlog::warn(
+        "smart accounts: {} is deploying on {} (chain {}), which is configured for chain {} now; it stays "
+        "deploying until the network's chain is configured again",
+        account.id, account.network, account.chain_id, net->chain_id);
     return false;
   }
   auto hash = parse_hash(*account.tx_hash);
@@ -489,7 +638,7 @@ bool SmartDeployer::follow(const store::SmartAccountNetworkRecord& account) {
   if (!*receipt) {
     // Resent only under the relayer's lock and only if the row is still this attempt: deploy() may have just
     // recorded it and not sent it yet, or finished it since this pass read it.
-    std::lock_guard send_lock(send_lock_for(*net));
+    std::lock_guard send_lock(send_lock_for(account.chain_id, *account.deploy_from));
     auto fresh = store_.get_smart_account_network(account.id);
     if (!fresh || !*fresh || (*fresh)->status != "deploying" || (*fresh)->tx_hash != account.tx_hash) return false;
     auto known = eth.knows_transaction(*hash);
@@ -565,10 +714,12 @@ unsigned SmartDeployer::poll_once() {
     spdlog::warn("smart accounts: reading deploying accounts failed: {}", deploying.error().message);
     return 0;
   }
+  // One set for the whole pass: a reload meanwhile is seen by the next one.
+  const auto in_force = networks();
   unsigned finished = 0;
   for (const auto& account : *deploying) {
     if (stopping()) break;
-    if (follow(account)) ++finished;
+    if (follow(*in_force, account)) ++finished;
   }
   return finished;
 }

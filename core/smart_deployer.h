@@ -23,9 +23,17 @@
 //     a node that then says the nonce is used by another transaction ends the attempt (deployed when the code is
 //     there anyway, otherwise released).
 //
+// The networks in force are a SmartNetworkSet, immutable, replaced whole by a reload (plan_reload, apply_reload:
+// SIGHUP). A request or a watcher pass takes the set once and uses it to the end, so it never sees half a list, and
+// a deployment finishes with the configuration it started with; the next pass of the watcher uses the new set. What
+// a reload may change, and what it keeps for a restart, is plan_reload's contract.
+//
 // Thread-safety: deploy() may run on many threads at once; the sends of one relayer on one chain are serialised (a
-// lock from the nonce read to the send, also taken by the watcher to resend), so two deployments never take the
-// same nonce. The watcher runs on its own thread.
+// lock from the nonce read to the send, also taken by the watcher to resend; keyed by the chain and the relayer's
+// address, which the watcher reads from the recorded attempt, so an attempt of a relayer that a reload replaced
+// stays under its own relayer's lock), so two deployments never take the same nonce. The watcher runs on its own
+// thread. networks() may be called from any thread; plan_reload and apply_reload from one thread at a time (the
+// daemon's SIGHUP handler).
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -33,6 +41,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -51,20 +60,61 @@ struct SmartDeployerOptions {
   std::chrono::milliseconds poll_interval{2000};
 };
 
+// The smart-account networks in force, with their JSON-RPC clients. Immutable once built; shared by whoever holds it.
+struct SmartNetworkSet {
+  std::vector<smart::Network> configured;  // the file's networks, in its order: one account each, activation
+  // Networks a reload removed while this process ran, as last configured: the watcher follows the deployments
+  // already sent on them to the end; nothing new starts there. (A restart forgets them: see plan_reload.)
+  std::vector<smart::Network> retired;
+  // By network name, for the configured and retired networks with an rpc_url.
+  std::map<std::string, std::shared_ptr<smart::JsonRpcClient>, std::less<>> clients;
+
+  const smart::Network* configured_network(std::string_view name) const;
+  const smart::Network* followed_network(std::string_view name) const;  // configured, else retired
+  smart::JsonRpcClient* client(std::string_view name) const;            // null without an rpc_url
+};
+
 class SmartDeployer {
  public:
   // kInvalidArgument when a network's rpc_url cannot be used (smart/json_rpc.h parse_rpc_endpoint).
   static Result<std::unique_ptr<SmartDeployer>> create(store::Store& store, KeyService& keys,
-                                                      const std::vector<smart::Network>& networks,
-                                                      SmartDeployerOptions options);
+                                                       std::vector<smart::Network> networks,
+                                                       SmartDeployerOptions options);
   ~SmartDeployer();
   SmartDeployer(const SmartDeployer&) = delete;
   SmartDeployer& operator=(const SmartDeployer&) = delete;
 
-  // Starts the watcher; its first pass resumes what an earlier run left deploying. stop() (also the destructor)
-  // ends it; a pass in progress finishes its current RPC call first.
+  // Starts the watcher (once a network has an rpc_url: now, or after the reload that gives one); it first checks
+  // the networks (relayer key, chain id, factory code: logged), and its first pass resumes what an earlier run left
+  // deploying. stop() (also the destructor) ends it; a pass in progress finishes its current RPC call first.
   void start();
   void stop();
+
+  // The set in force now. Hold it for the whole of one operation.
+  std::shared_ptr<const SmartNetworkSet> networks() const;
+
+  // What a reload would do, built by plan_reload and put in force by apply_reload.
+  struct NetworkReload {
+    std::shared_ptr<const SmartNetworkSet> next;  // null when nothing changes
+    // For the reload's log line. applied: "+BaseSepolia", "-ArbitrumOne", "EthereumSepolia: rpc_url=http://host:port
+    // confirmations=2" (an rpc_url as scheme://host:port only). need_restart: "smart_accounts.networks.Base.factory".
+    std::vector<std::string> applied;
+    std::vector<std::string> need_restart;
+    std::vector<std::string> to_check;  // networks to check in the background once applied
+  };
+  // The set `from_file` (smart::resolve_networks of the new file) gives, from the one in force, with nothing changed
+  // yet. Taken: a network added (or one a reload removed, added back unchanged); a network removed (it becomes
+  // retired: its records keep their accounts, activation on it is refused, its deployments in flight are still
+  // followed); a change of rpc_url, relayer_key_id, activation_fee or confirmations. Not taken: a network whose
+  // identity_changes (smart/network.h) are not empty, compared with the running (or retired) configuration of that
+  // name; it keeps that configuration whole, and every changed key of it is named in need_restart.
+  // kInvalidArgument, naming the network, when an rpc_url taken cannot be used (parse_rpc_endpoint) or a
+  // relayer_key_id taken (added or changed) is not an active, undelegated secp256k1 key of this signerd: the reload
+  // is to be refused as a whole.
+  Result<NetworkReload> plan_reload(std::vector<smart::Network> from_file) const;
+  // Puts `reload.next` in force (when not null): requests and watcher passes from now on use it, those under way
+  // finish with the set they took. Then the watcher checks reload.to_check in the background, as at start.
+  void apply_reload(NetworkReload reload);
 
   // kUnavailable naming what `network` lacks to deploy anything: an rpc_url or a relayer_key_id.
   static Result<void> can_deploy(const smart::Network& network);
@@ -84,34 +134,34 @@ class SmartDeployer {
     bool sent = false;       // false: recorded, but the node could not be reached yet (the watcher resends)
     bool on_chain = false;   // the code was already there: marked deployed, nothing charged or sent
   };
-  Result<Started> deploy(const store::SmartAccountRecord& record, const store::SmartAccountNetworkRecord& target,
-                         const smart::Network& network, const Bytes& owner_signature, const Principal& who);
+  // `network` is `in_force`'s, whose JSON-RPC client is used.
+  Result<Started> deploy(const SmartNetworkSet& in_force, const store::SmartAccountRecord& record,
+                         const store::SmartAccountNetworkRecord& target, const smart::Network& network,
+                         const Bytes& owner_signature, const Principal& who);
 
   // One watcher pass over every deploying account. Returns how many it finished (deployed or released).
   unsigned poll_once();
 
  private:
-  struct Endpoint {
-    std::unique_ptr<smart::JsonRpcClient> client;
-  };
-  SmartDeployer(store::Store& store, KeyService& keys, std::vector<smart::Network> networks,
-                std::map<std::string, Endpoint> endpoints, SmartDeployerOptions options);
-  const smart::Network* network(std::string_view name) const;
-  smart::JsonRpcClient* client(std::string_view network) const;
-  Result<chains::EvmAddress> relayer_address(const smart::Network& network);
-  // Follows one deploying account; true when it finished it.
-  bool follow(const store::SmartAccountNetworkRecord& account);
+  SmartDeployer(store::Store& store, KeyService& keys, std::shared_ptr<const SmartNetworkSet> networks,
+                SmartDeployerOptions options);
+  Result<chains::EvmAddress> relayer_address(const smart::Network& network) const;
+  // Follows one deploying account with the set of this pass; true when it finished it.
+  bool follow(const SmartNetworkSet& in_force, const store::SmartAccountNetworkRecord& account);
   Result<store::SmartAccountNetworkRecord> release(const store::SmartAccountNetworkRecord& account,
                                                    std::string reason);
   Result<store::SmartAccountNetworkRecord> deployed(const store::SmartAccountNetworkRecord& account,
                                                     std::optional<std::uint64_t> block);
-  // Logs, once at start, whether each network's node serves the configured chain and has the factory.
-  void check_networks();
+  // Logs whether each of the `names` (configured networks with an rpc_url) has a usable relayer key and a node that
+  // serves the configured chain and has the factory: at start for all, after a reload for those it added or changed.
+  void check_networks(const SmartNetworkSet& in_force, const std::vector<std::string>& names);
   void run();
   void poke();  // an earlier pass: a deployment was just sent
   bool stopping();
-  // The lock of one relayer on one chain, held from its nonce read to its send, and around resends.
-  std::mutex& send_lock_for(const smart::Network& network);
+  // The lock of one relayer (its address, lower case) on one chain, held from its nonce read to its send, and
+  // around resends.
+  std::mutex& send_lock_for(std::int64_t chain_id, const std::string& relayer);
+  void start_watcher_locked();  // mutex_ held
   // After the node refused an attempt's transaction (not "already known") and no receipt of it exists: finished
   // (true: released, or deployed when the nonce went to another transaction and the code is there anyway) or kept
   // deploying (false: a pending transaction holds the nonce, or releasing would leave a nonce gap that later
@@ -121,15 +171,17 @@ class SmartDeployer {
 
   store::Store& store_;
   KeyService& keys_;
-  const std::vector<smart::Network> networks_;
-  const std::map<std::string, Endpoint> endpoints_;  // by network name; networks with an rpc_url
   const SmartDeployerOptions options_;
+  mutable std::mutex networks_mutex_;
+  std::shared_ptr<const SmartNetworkSet> networks_;  // guarded by networks_mutex_; the pointee is immutable
   std::mutex mutex_;
-  std::map<std::string, std::unique_ptr<std::mutex>> send_locks_;  // by "chainId/relayerKeyId"; guarded by mutex_
+  std::map<std::string, std::unique_ptr<std::mutex>> send_locks_;  // by "chainId/relayer"; guarded by mutex_
   std::condition_variable wake_;
-  bool stopping_ = false;  // guarded by mutex_
-  bool poked_ = false;     // guarded by mutex_
-  std::thread watcher_;
+  bool started_ = false;                     // guarded by mutex_: start() was called
+  bool stopping_ = false;                    // guarded by mutex_
+  bool poked_ = false;                       // guarded by mutex_
+  std::vector<std::string> pending_checks_;  // guarded by mutex_: networks the watcher checks before its next pass
+  std::thread watcher_;                      // started and joined under mutex_ / by stop()
 };
 
 }  // namespace signerd::core

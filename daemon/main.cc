@@ -120,13 +120,28 @@ void register_collectors(hsm::Hsm& hsm, store::Store& store, const daemon::Serve
   });
 }
 
-// SIGHUP: re-read the file and apply what can change safely (recording it in `running`); name what needs a restart.
-void reload(const std::string& path, config::Config& running, daemon::Server& server) {
+// SIGHUP: re-read the file and apply what can change safely (recording it in `running`, or, for the smart-account
+// networks, in the deployer's set in force); name what needs a restart. Everything is validated before anything is
+// applied: a file refused changes nothing.
+void reload(const std::string& path, config::Config& running, daemon::Server& server, core::SmartDeployer& deployer) {
+  auto refuse = [](const std::string& why) {
+    spdlog::error("reload refused, keeping the running configuration: {}", why);
+    // The reload is over either way: READY=1 ends the RELOADING=1 the handler sent (sd_notify(3)).
+    sd_notify(0, "READY=1\nSTATUS=Serving (reload refused: the running configuration is kept)");
+  };
   auto next = config::load_config(path);
-  if (!next) {
-    spdlog::error("reload refused, keeping the running configuration: {}", next.error().message);
-    return;
-  }
+  if (!next) return refuse(next.error().message);
+  // Resolved and checked as at start-up (and the relayer keys it takes must exist: see plan_reload).
+  auto networks = smart::resolve_networks(next->smart_accounts);
+  if (!networks) return refuse(networks.error().message);
+  auto network_reload = deployer.plan_reload(std::move(*networks));
+  if (!network_reload) return refuse(network_reload.error().message);
+
+  auto join = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& x : v) out += (out.empty() ? "" : ", ") + x;
+    return out.empty() ? std::string("nothing") : out;
+  };
   std::vector<std::string> applied, need_restart;
   if (!(next->log == running.log)) {
     apply_log_levels(next->log);
@@ -141,23 +156,33 @@ void reload(const std::string& path, config::Config& running, daemon::Server& se
     running.auth.unix_allowed_uids = next->auth.unix_allowed_uids;
     applied.push_back("auth.unix_allowed_uids");
   }
+  if (!network_reload->applied.empty()) {
+    applied.push_back("smart_accounts.networks (" + join(network_reload->applied) + ")");
+  }
+  need_restart = network_reload->need_restart;
+  deployer.apply_reload(std::move(*network_reload));
   if (!(next->hsm == running.hsm)) need_restart.push_back("hsm");
   if (!(next->store == running.store)) need_restart.push_back("store");
   if (!(next->listen == running.listen)) need_restart.push_back("listen");
   if (!(next->limits == running.limits)) need_restart.push_back("limits");
   if (!(next->server == running.server)) need_restart.push_back("server");
-  if (!(next->smart_accounts == running.smart_accounts)) need_restart.push_back("smart_accounts");
+  // The networks are compared with the set in force above; the rest of [smart_accounts] is read once, at start:
+  // the token is fixed into each record made, and the timeout and interval into the clients and the watcher.
+  if (!(next->smart_accounts.gas_tank_token == running.smart_accounts.gas_tank_token)) {
+    need_restart.push_back("smart_accounts.gas_tank_token");
+  }
+  if (next->smart_accounts.rpc_timeout != running.smart_accounts.rpc_timeout) {
+    need_restart.push_back("smart_accounts.rpc_timeout_ms");
+  }
+  if (next->smart_accounts.poll_interval != running.smart_accounts.poll_interval) {
+    need_restart.push_back("smart_accounts.poll_interval_ms");
+  }
   if (next->auth.unauthenticated_health != running.auth.unauthenticated_health ||
       next->auth.challenge_ttl != running.auth.challenge_ttl ||
       next->auth.user_action_ttl != running.auth.user_action_ttl ||
       next->auth.login_token_ttl != running.auth.login_token_ttl) {
     need_restart.push_back("auth (unauthenticated_health, *_ttl_s)");
   }
-  auto join = [](const std::vector<std::string>& v) {
-    std::string out;
-    for (const auto& x : v) out += (out.empty() ? "" : ", ") + x;
-    return out.empty() ? std::string("nothing") : out;
-  };
   spdlog::info("reloaded {}: applied {}; changes that need a restart: {}", path, join(applied), join(need_restart));
   sd_notify(0, "READY=1\nSTATUS=Serving (configuration reloaded)");
 }
@@ -256,17 +281,18 @@ int run(const std::string& config_path, config::Config cfg) {
     spdlog::critical("{}", smart_networks.error().message);
     return EX_CONFIG;
   }
+  // The deployer holds the networks in force (a reload replaces them: reload() above).
   auto deployer = core::SmartDeployer::create(
-      **store, keys, *smart_networks,
+      **store, keys, std::move(*smart_networks),
       {.rpc_timeout = cfg.smart_accounts.rpc_timeout, .poll_interval = cfg.smart_accounts.poll_interval});
   if (!deployer) {
     spdlog::critical("{}", deployer.error().message);
     return EX_CONFIG;
   }
   core::SmartAccountService smart_accounts(
-      *hsm, **store, std::move(*smart_networks),
+      *hsm, **store,
       {cfg.smart_accounts.gas_tank_token.name, static_cast<int>(cfg.smart_accounts.gas_tank_token.decimals)},
-      deployer->get());
+      **deployer);
   api_options.smart_accounts = &smart_accounts;
   // Deployments an earlier run left deploying are followed again from the first pass.
   (*deployer)->start();
@@ -306,7 +332,7 @@ int run(const std::string& config_path, config::Config cfg) {
   std::function<void(const boost::system::error_code&, int)> on_hangup = [&](const boost::system::error_code& ec, int) {
     if (ec) return;
     sd_notify(0, "RELOADING=1\nSTATUS=Reloading configuration");
-    reload(config_path, cfg, server);
+    reload(config_path, cfg, server, **deployer);
     hangup.async_wait(on_hangup);
   };
   hangup.async_wait(on_hangup);

@@ -80,4 +80,24 @@ Result<std::vector<Network>> resolve_networks(const config::SmartAccountsConfig&
   return out;
 }
 
+std::vector<std::string> identity_changes(const Network& before, const Network& after) {
+  std::vector<std::string> out;
+  if (before.chain_id != after.chain_id) out.emplace_back("chain_id");
+  if (before.version != after.version) out.emplace_back("version");
+  if (before.entry_point != after.entry_point) out.emplace_back("entry_point");
+  if (before.factory != after.factory) out.emplace_back("factory");
+  if (before.implementation != after.implementation) out.emplace_back("implementation");
+  if (before.proxy_creation_code != after.proxy_creation_code) out.emplace_back("proxy_creation_code");
+  return out;
+}
+
+std::vector<std::string> setting_changes(const Network& before, const Network& after) {
+  std::vector<std::string> out;
+  if (before.rpc_url != after.rpc_url) out.emplace_back("rpc_url");
+  if (before.relayer_key_id != after.relayer_key_id) out.emplace_back("relayer_key_id");
+  if (before.activation_fee != after.activation_fee) out.emplace_back("activation_fee");
+  if (before.confirmations != after.confirmations) out.emplace_back("confirmations");
+  return out;
+}
+
 }  // namespace signerd::smart

@@ -1,7 +1,8 @@
 #pragma once
 // The smart-account networks signerd serves, resolved from the configuration ([[smart_accounts.networks]]): the
 // canonical deployment of the version fills in what the file leaves out, addresses are checked (EIP-55 when mixed
-// case), the proxy creation code is read, and the activation fee is a canonical amount. Done once at start-up.
+// case), the proxy creation code is read, and the activation fee is a canonical amount. Done at start-up and at each
+// reload (SIGHUP), which compares the result with the networks in force (identity_changes, setting_changes).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -36,5 +37,13 @@ struct Network {
 // kInvalidArgument naming the network and key: a failed checksum, an unreadable or malformed code file, a fee
 // above 2^256 - 1.
 Result<std::vector<Network>> resolve_networks(const config::SmartAccountsConfig& config);
+
+// The fields in which two configurations of one network differ, by their configuration key, in Network's order.
+// identity_changes: what fixes its accounts' addresses and the chain and contracts they live on (chain_id, version,
+// entry_point, factory, implementation, proxy_creation_code); the records already made hold that, so it cannot
+// change under them while signerd runs. setting_changes: the rest (rpc_url, relayer_key_id, activation_fee,
+// confirmations).
+std::vector<std::string> identity_changes(const Network& before, const Network& after);
+std::vector<std::string> setting_changes(const Network& before, const Network& after);
 
 }  // namespace signerd::smart

@@ -8,8 +8,8 @@
 // Checks: every aaAddress equals factory.getAddress(owner, 0); activation deploys code at exactly that address and
 // the account's owner() is the owner (v0.6/v0.7 through the relayer, v0.8 through EntryPoint.handleOps with the
 // owner-signed UserOperation, whose hash must equal EntryPoint.getUserOpHash on chain); the fee is charged once;
-// failures release it; a daemon killed mid-activation finishes the deployment after a restart. No expected address
-// or hash is written here: the chain is the oracle.
+// failures release it; a daemon killed mid-activation finishes the deployment after a restart; a network added by a
+// reload (SIGHUP) deploys. No expected address or hash is written here: the chain is the oracle.
 import { spawn, execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -71,7 +71,7 @@ function startProxy(port) {
   return new Promise((resolve) => proxyServer.listen(port, '127.0.0.1', resolve));
 }
 
-function writeConfig({ relayer }) {
+function writeConfig({ relayer, late = false }) {
   let networks = '';
   const network = (name, version, url) => {
     const d = deployed[version];
@@ -81,6 +81,7 @@ function writeConfig({ relayer }) {
   };
   for (const version of Object.keys(deployed)) network(`Hardhat${version.replace('.', '')}`, version, rpcUrl);
   network('HardhatProxy07', '0.7', proxyUrl);
+  if (late) network('HardhatLate07', '0.7', rpcUrl);  // added by a reload (SIGHUP)
   writeFileSync(join(tmp, 'signerd.toml'), `[hsm]\nmodule = "/usr/lib/softhsm/libsofthsm2.so"\ntoken_label = "smart"\n` +
     `pin_file = "${join(tmp, 'pin')}"\n[store]\npath = "${join(tmp, 'signerd.db')}"\n[listen]\n` +
     `unix_socket = "${socketPath}"\ntcp = "${baseUrl.replace('http://', '')}"\n[log]\nlevel = "warn"\n` +
@@ -396,4 +397,25 @@ test('a daemon killed after recording a lost transaction resends it on restart: 
   const done = await checkDeployed(record, 'HardhatProxy07', owner);
   assert.equal(done.txHash, txHash, 'the recorded transaction itself was sent');
   assert.equal(await balanceOf(record), '0', 'charged once');
+});
+
+test('a network added by a reload (SIGHUP) with its rpc_url and relayer: a record POSTed again gets it, and it deploys', async () => {
+  const owner = ethers.Wallet.createRandom().address;
+  const before = await createFor(owner);
+  assert.equal(accountOn(before, 'HardhatLate07'), undefined);
+  writeConfig({ relayer: relayerKeyId, late: true });
+  daemon.kill('SIGHUP');
+  let record;
+  await waitFor(async () => {
+    record = await createFor(owner);
+    return accountOn(record, 'HardhatLate07') !== undefined;
+  }, 'the reload to add HardhatLate07', 10000);
+  assert.equal(record.id, before.id, 'the same record, with one more account');
+  const account = accountOn(record, 'HardhatLate07');
+  assert.equal(account.aaAddress, await deployed['0.7'].factory['getAddress(address,uint256)'](owner, 0n));
+  await deposit(record, '250000');
+  const started = await activate(record, account);
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  await checkDeployed(record, 'HardhatLate07', owner);
+  assert.equal(await balanceOf(record), '0', 'the fee is charged once');
 });
