@@ -136,10 +136,11 @@ bool is_hex_address(std::string_view s) {
 // [smart_accounts]: gas_tank_token = {name, decimals} and [[smart_accounts.networks]].
 Result<SmartAccountsConfig> parse_smart_accounts(const toml::table* table, const std::filesystem::path& base_dir) {
   SmartAccountsConfig out;
+  out.max_concurrent_activations = 0;  // unset until parse_config() resolves it
   if (!table) return out;
   for (const auto& [k, v] : *table) {
     if (k.str() != "networks" && k.str() != "gas_tank_token" && k.str() != "rpc_timeout_ms" &&
-        k.str() != "poll_interval_ms") {
+        k.str() != "poll_interval_ms" && k.str() != "max_concurrent_activations") {
       return fail(ErrorCode::kInvalidArgument, fmt::format("unknown key 'smart_accounts.{}'", k.str()));
     }
   }
@@ -159,8 +160,11 @@ Result<SmartAccountsConfig> parse_smart_accounts(const toml::table* table, const
     Section s(table, "smart_accounts");
     SIGNERD_TRY(timeout, millis(s, "rpc_timeout_ms", out.rpc_timeout, 100, 120000));
     SIGNERD_TRY(poll, millis(s, "poll_interval_ms", out.poll_interval, 50, 600000));
+    // 0 while unset: parse_config() resolves it against server.worker_threads.
+    SIGNERD_TRY(activations, s.get_in_range<unsigned>("max_concurrent_activations", 0, 1, 1024));
     out.rpc_timeout = timeout;
     out.poll_interval = poll;
+    out.max_concurrent_activations = activations;
   }
   const toml::node* networks = table->get("networks");
   if (!networks) return out;
@@ -470,6 +474,16 @@ Result<Config> parse_config(std::string_view toml_text, const std::filesystem::p
     return std::unexpected(smart.error());
   } else {
     c.smart_accounts = std::move(*smart);
+  }
+  // Activations run on the API workers: they must leave at least one free (a single worker can only be shared).
+  const unsigned workers = c.server.worker_threads;
+  if (c.smart_accounts.max_concurrent_activations == 0) {
+    c.smart_accounts.max_concurrent_activations = workers > 2 ? 2u : 1u;
+  } else if (const unsigned n = c.smart_accounts.max_concurrent_activations; n >= workers && workers > 1) {
+    return fail(ErrorCode::kInvalidArgument,
+                fmt::format("smart_accounts.max_concurrent_activations ({}) must be below server.worker_threads ({}), "
+                            "so that activations waiting on a node never hold every API worker",
+                            n, workers));
   }
   return c;
 }

@@ -127,6 +127,10 @@ struct SmartAccountsConfig {
   GasTankTokenConfig gas_tank_token;
   std::chrono::milliseconds rpc_timeout{10000};    // one JSON-RPC call, connect to answer
   std::chrono::milliseconds poll_interval{2000};   // how often deploying accounts' transactions are checked
+  // Activations wait on a JSON-RPC node (up to rpc_timeout per call) on an API worker thread. At most this many at
+  // once, so that a slow node never holds every worker (and key signing with them); below server.worker_threads.
+  // Unset: 2, or fewer to stay below server.worker_threads (1 with a single worker).
+  unsigned max_concurrent_activations = 2;
 
   bool operator==(const SmartAccountsConfig&) const = default;
 };

@@ -13,6 +13,7 @@
 // takes it once, so a request sees one list from start to end.
 //
 // Thread-safety: every member function may be called from many threads at once; all of them block (HSM, store).
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -65,9 +66,15 @@ struct SmartAccount {
 
 class SmartAccountService {
  public:
-  // `deployer`, which holds the networks in force, must outlive the service.
-  SmartAccountService(hsm::Hsm& hsm, store::Store& store, GasTankToken token, SmartDeployer& deployer)
-      : hsm_(hsm), store_(store), token_(std::move(token)), deployer_(deployer) {}
+  // `deployer`, which holds the networks in force, must outlive the service. At most `max_concurrent_activations`
+  // activations run at once (they wait on JSON-RPC nodes on the caller's thread); activate() refuses more.
+  SmartAccountService(hsm::Hsm& hsm, store::Store& store, GasTankToken token, SmartDeployer& deployer,
+                      unsigned max_concurrent_activations = 2)
+      : hsm_(hsm),
+        store_(store),
+        token_(std::move(token)),
+        deployer_(deployer),
+        max_activations_(max_concurrent_activations) {}
 
   // For the local administrator only (kPermissionDenied for anyone else). kInvalidArgument for an empty name or one
   // longer than 128 bytes.
@@ -116,7 +123,8 @@ class SmartAccountService {
   // not not_deployed, or when the gas tank does not cover the network's activation fee (details: network, balance,
   // activationFee, tokenName, decimals); kUnavailable when the network is no longer configured, is configured with
   // another chain, version or address derivation than the account was made with (a restart with such a change),
-  // or has no rpc_url (or no relayer_key_id).
+  // or has no rpc_url (or no relayer_key_id); kUnavailable too, at once, when max_concurrent_activations are
+  // already running (details: maxConcurrentActivations): retry later.
   // v0.8 is two calls: without `signature` the reply carries the UserOperation and the hash the owner signs
   // (to_sign; nothing is written); with it (65 bytes hex, r || s || v, over that hash with no prefix), the signature
   // must recover the owner (kInvalidArgument otherwise). v0.6/v0.7 take no signature (kInvalidArgument when given).
@@ -142,6 +150,8 @@ class SmartAccountService {
   store::Store& store_;
   const GasTankToken token_;
   SmartDeployer& deployer_;
+  const unsigned max_activations_;
+  std::atomic<unsigned> activations_{0};  // running now
   smart::AppSignatureVerifier verifier_;
 };
 

@@ -177,6 +177,9 @@ void reload(const std::string& path, config::Config& running, daemon::Server& se
   if (next->smart_accounts.poll_interval != running.smart_accounts.poll_interval) {
     need_restart.push_back("smart_accounts.poll_interval_ms");
   }
+  if (next->smart_accounts.max_concurrent_activations != running.smart_accounts.max_concurrent_activations) {
+    need_restart.push_back("smart_accounts.max_concurrent_activations");
+  }
   if (next->auth.unauthenticated_health != running.auth.unauthenticated_health ||
       next->auth.challenge_ttl != running.auth.challenge_ttl ||
       next->auth.user_action_ttl != running.auth.user_action_ttl ||
@@ -292,7 +295,7 @@ int run(const std::string& config_path, config::Config cfg) {
   core::SmartAccountService smart_accounts(
       *hsm, **store,
       {cfg.smart_accounts.gas_tank_token.name, static_cast<int>(cfg.smart_accounts.gas_tank_token.decimals)},
-      **deployer);
+      **deployer, cfg.smart_accounts.max_concurrent_activations);
   api_options.smart_accounts = &smart_accounts;
   // Deployments an earlier run left deploying are followed again from the first pass.
   (*deployer)->start();

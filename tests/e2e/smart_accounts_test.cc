@@ -1200,5 +1200,96 @@ TEST_F(SmartAccountsReloadTest, ReloadsDuringRequestsNeverShowHalfAList) {
   ASSERT_TRUE(daemon_->running()) << daemon_->log();
 }
 
+
+// --- At most max_concurrent_activations wait on nodes at once, so key signing keeps a worker.
+
+// A JSON-RPC endpoint that takes connections (the kernel's backlog) and never answers: every call waits for the
+// daemon's rpc_timeout_ms.
+class SilentNode {
+ public:
+  SilentNode() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof a;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 64) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &size) != 0) {
+      throw std::runtime_error("SilentNode: cannot listen on loopback");
+    }
+    port_ = ntohs(a.sin_port);
+  }
+  ~SilentNode() { ::close(fd_); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+class SmartAccountsBusyNodeTest : public SmartAccountsReloadTest {
+ protected:
+  // Two API workers, one activation at a time, and a node that answers nothing within 4 s.
+  std::string smart_config() const override {
+    return "[server]\nworker_threads = 2\n" +
+           std::string("[smart_accounts]\ngas_tank_token = { name = \"USDT\", decimals = 6 }\n"
+                       "rpc_timeout_ms = 4000\nmax_concurrent_activations = 1\n") +
+           network_toml("EthereumSepolia", 11155111, "0.7", "5",
+                        "rpc_url = \"" + node_.url() + "\"\nrelayer_key_id = \"key-relayer\"\n");
+  }
+  SilentNode node_;
+};
+
+TEST_F(SmartAccountsBusyNodeTest, ActivationsBeyondTheCapAreRefusedAtOnceAndSigningKeepsAWorker) {
+  const auto first = create(kOwner);
+  const auto second = create(owner_number(7, 1));
+  expect_envelope(deposit(first, "5"), 200);
+  expect_envelope(deposit(second, "5"), 200);
+  auto keys = daemon_->unix_client();
+  auto key = keys.request("POST", "/keys", R"({"scheme":"ECDSA","curve":"secp256k1"})");
+  ASSERT_EQ(key.status, 200) << key.body;
+  const std::string key_id = str(key.json(), "id");
+
+  // The first activation takes the one slot and a worker while it waits on the silent node.
+  std::atomic<bool> first_done{false};
+  HttpReply first_reply;
+  std::thread waiting([&] {
+    first_reply = activate(first, "EthereumSepolia");
+    first_done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_FALSE(first_done) << "the first activation should still wait on the node: " << first_reply.body;
+
+  const auto started = std::chrono::steady_clock::now();
+  auto refused = activate(second, "EthereumSepolia");
+  const auto refused_after = std::chrono::steady_clock::now() - started;
+  expect_envelope(refused, 503);
+  EXPECT_NE(str(refused.json(), "message").find("1 activations are already in progress"), std::string::npos)
+      << refused.body;
+  EXPECT_EQ(refused.json().at("data").at("maxConcurrentActivations").to_number<int>(), 1) << refused.body;
+  EXPECT_LT(refused_after, std::chrono::milliseconds(2500)) << "refused only after waiting on the node itself";
+
+  // The other worker still signs while the first activation waits.
+  const auto sign_started = std::chrono::steady_clock::now();
+  auto signature = keys.request("POST", "/keys/" + key_id + "/signatures",
+                                R"({"kind":"Hash","hash":"0x)" + std::string(64, 'a') + R"("})");
+  const auto sign_took = std::chrono::steady_clock::now() - sign_started;
+  EXPECT_EQ(signature.status, 200) << signature.body;
+  EXPECT_LT(sign_took, std::chrono::milliseconds(2500));
+  EXPECT_FALSE(first_done) << "the signature should not have waited for the activation";
+
+  waiting.join();
+  expect_envelope(first_reply, 503);  // the node never answered
+  EXPECT_NE(str(first_reply.json(), "message").find(node_.url()), std::string::npos) << first_reply.body;
+  // Nothing of the refused activation was written: the account is still not_deployed and the tank untouched.
+  const auto after = get(second).json().at("data");
+  EXPECT_EQ(str(after.at("gasTanks").at(0), "balance"), "5");
+  EXPECT_EQ(str(by_network(after)["EthereumSepolia"], "status"), "not_deployed");
+  // With the slot free again, the next activation gets as far as the node.
+  auto retried = activate(second, "EthereumSepolia");
+  expect_envelope(retried, 503);
+  EXPECT_NE(str(retried.json(), "message").find(node_.url()), std::string::npos) << retried.body;
+}
+
 }  // namespace
 }  // namespace signerd::testing

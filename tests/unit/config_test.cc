@@ -182,6 +182,29 @@ TEST(SmartAccountsConfig, AbsentMeansNoNetworksAndTheDefaultToken) {
   EXPECT_TRUE(c->smart_accounts.networks.empty());
   EXPECT_EQ(c->smart_accounts.gas_tank_token.name, "USDT");
   EXPECT_EQ(c->smart_accounts.gas_tank_token.decimals, 6u);
+  EXPECT_EQ(c->smart_accounts.max_concurrent_activations, 2u);
+}
+
+TEST(SmartAccountsConfig, ActivationsStayBelowTheWorkersExceptWithASingleWorker) {
+  auto three = parse_config(std::string(kMinimal) + "[server]\nworker_threads = 4\n[smart_accounts]\n"
+                                                    "max_concurrent_activations = 3\n",
+                            "/etc/signerd");
+  ASSERT_TRUE(three) << three.error().message;
+  EXPECT_EQ(three->smart_accounts.max_concurrent_activations, 3u);
+  auto single = parse_config(std::string(kMinimal) + "[server]\nworker_threads = 1\n[smart_accounts]\n"
+                                                     "max_concurrent_activations = 1\n",
+                             "/etc/signerd");
+  ASSERT_TRUE(single) << single.error().message;
+  // A single worker can only be shared, whatever the cap: nothing to refuse.
+  EXPECT_TRUE(parse_config(std::string(kMinimal) + "[server]\nworker_threads = 1\n", "/etc/signerd"));
+  // Unset, the cap stays below the workers: 2 of 4, 1 of 2.
+  auto two_workers = parse_config(std::string(kMinimal) + "[server]\nworker_threads = 2\n", "/etc/signerd");
+  ASSERT_TRUE(two_workers) << two_workers.error().message;
+  EXPECT_EQ(two_workers->smart_accounts.max_concurrent_activations, 1u);
+  auto explicit_two = parse_config(std::string(kMinimal) + "[server]\nworker_threads = 2\n[smart_accounts]\n"
+                                                           "max_concurrent_activations = 2\n",
+                                   "/etc/signerd");
+  ASSERT_FALSE(explicit_two);
 }
 
 TEST(SmartAccountsConfig, ParsesNetworksWithDefaultsAndTheToken) {
@@ -253,7 +276,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"SmartNumericFee", kNetwork + "version = \"0.7\"\nactivation_fee = 5\n",
                 "activation_fee must be a string"},
         BadCase{"SmartBadDecimals", kBase + "[smart_accounts]\ngas_tank_token = { decimals = 100 }\n",
-                "smart_accounts.gas_tank_token.decimals must be between 0 and 77"}),
+                "smart_accounts.gas_tank_token.decimals must be between 0 and 77"},
+        BadCase{"SmartNoActivations", kBase + "[smart_accounts]\nmax_concurrent_activations = 0\n",
+                "smart_accounts.max_concurrent_activations must be between 1 and 1024"},
+        BadCase{"SmartActivationsHoldEveryWorker",
+                kBase + "[server]\nworker_threads = 3\n[smart_accounts]\nmax_concurrent_activations = 3\n",
+                "smart_accounts.max_concurrent_activations (3) must be below server.worker_threads (3)"}),
     [](const auto& info) { return info.param.name; });
 
 TEST(Config, AssetAccountLimitsHaveDefaultsAndRanges) {
