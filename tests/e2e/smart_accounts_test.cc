@@ -684,22 +684,29 @@ std::string owner_number(int group, int n) {
   return owner;
 }
 
+// A TCP socket listening on 127.0.0.1 at a port the kernel picks (set in `port`). Throws when it cannot.
+int listen_on_loopback(int backlog, std::uint16_t& port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, backlog) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &size) != 0) {
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error("cannot listen on loopback");
+  }
+  port = ntohs(a.sin_port);
+  return fd;
+}
+
 // A JSON-RPC node on loopback with just what a v0.7 activation asks, for one chain: every address has code but
 // the account set with expect_account(), until mine(); a transaction sent is pending, and after mine() it has a
 // successful receipt. It stands in for the chain only; the daemon under test is the real one.
 class FakeNode {
  public:
   explicit FakeNode(std::uint64_t chain_id) : chain_id_(chain_id) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t size = sizeof a;
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 16) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &size) != 0) {
-      throw std::runtime_error("FakeNode: cannot listen on loopback");
-    }
-    port_ = ntohs(a.sin_port);
+    fd_ = listen_on_loopback(16, port_);
     thread_ = std::thread([this] { serve(); });
   }
   ~FakeNode() {
@@ -1207,24 +1214,13 @@ TEST_F(SmartAccountsReloadTest, ReloadsDuringRequestsNeverShowHalfAList) {
 // daemon's rpc_timeout_ms.
 class SilentNode {
  public:
-  SilentNode() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t size = sizeof a;
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 64) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &size) != 0) {
-      throw std::runtime_error("SilentNode: cannot listen on loopback");
-    }
-    port_ = ntohs(a.sin_port);
-  }
+  SilentNode() : fd_(listen_on_loopback(64, port_)) {}
   ~SilentNode() { ::close(fd_); }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
  private:
+  std::uint16_t port_ = 0;  // before fd_: set by listen_on_loopback() in fd_'s initialiser
   int fd_ = -1;
-  std::uint16_t port_ = 0;
 };
 
 class SmartAccountsBusyNodeTest : public SmartAccountsReloadTest {

@@ -3,8 +3,6 @@
 // and lease timeouts (warn/info/error). Faults come from the signerd_p11fault wrapper; lines are captured with an
 // ostream sink installed on the component loggers.
 #include <gtest/gtest.h>
-#include <spdlog/sinks/null_sink.h>
-#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -18,6 +16,7 @@
 
 #include "common/log.h"
 #include "hsm/hsm.h"
+#include "tests/support/captured_log.h"
 #include "tests/support/softhsm_token.h"
 
 namespace signerd::hsm {
@@ -28,25 +27,7 @@ using namespace std::chrono_literals;
 // Long and unusual, so that finding it anywhere in the log means it was logged.
 constexpr const char* kPin = "pin-7Qx9-must-never-be-logged";
 
-// Routes every component logger to a string, lines as "<level> <message>", for the test's life.
-class CapturedLog {
- public:
-  CapturedLog() : sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(out_)) {
-    sink_->set_pattern("%l %v");
-    install_log_sinks(std::make_shared<spdlog::logger>("test", sink_));
-  }
-  ~CapturedLog() {
-    install_log_sinks(std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()));
-  }
-  std::string text() {
-    sink_->flush();
-    return out_.str();
-  }
-
- private:
-  std::ostringstream out_;
-  std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_;
-};
+using signerd::testing::CapturedLog;
 
 const Bytes kDigest(32, 0x42);
 

@@ -2,8 +2,6 @@
 // slow commit (warn), a batch that fails or that SQLite rolls back (error), a single write undone (debug). Captured
 // with an ostream sink installed on the component loggers.
 #include <gtest/gtest.h>
-#include <spdlog/sinks/null_sink.h>
-#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -19,6 +17,7 @@
 #include "store/sqlite.h"
 #include "store/store.h"
 #include "store/testing.h"
+#include "tests/support/captured_log.h"
 #include "tests/support/softhsm_token.h"
 
 namespace signerd::store {
@@ -26,25 +25,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Routes every component logger to a string, lines as "<level> <message>", for the test's life.
-class CapturedLog {
- public:
-  CapturedLog() : sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(out_)) {
-    sink_->set_pattern("%l %v");
-    install_log_sinks(std::make_shared<spdlog::logger>("test", sink_));
-  }
-  ~CapturedLog() {
-    install_log_sinks(std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()));
-  }
-  std::string text() {
-    sink_->flush();
-    return out_.str();
-  }
-
- private:
-  std::ostringstream out_;
-  std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_;
-};
+using signerd::testing::CapturedLog;
 
 std::function<Result<void>(Connection&)> raw_insert_key(const std::string& id) {
   return [id](Connection& connection) {
