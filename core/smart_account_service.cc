@@ -295,21 +295,6 @@ Result<SmartAccountService::Activation> SmartAccountService::activate(const stor
     e.details = {{"status", target->status}, {"network", target->network}};
     return std::unexpected(std::move(e));
   }
-  // From here on the activation may wait on the node: hold one of the max_activations_ slots, or refuse at once.
-  if (activations_.fetch_add(1, std::memory_order_acq_rel) >= max_activations_) {
-    activations_.fetch_sub(1, std::memory_order_acq_rel);
-    Error busy{ErrorCode::kUnavailable,
-               fmt::format("{} activations are already in progress, the most this signerd runs at once; retry later",
-                           max_activations_),
-               {}};
-    busy.details = {{"maxConcurrentActivations", max_activations_}};
-    return std::unexpected(std::move(busy));
-  }
-  struct Slot {
-    std::atomic<unsigned>& held;
-    ~Slot() { held.fetch_sub(1, std::memory_order_acq_rel); }
-  } slot{activations_};
-
   // One set for the whole activation: a reload meanwhile does not change the network under it.
   const auto in_force = deployer_.networks();
   const smart::Network* network = in_force->configured_network(target->network);
@@ -375,6 +360,21 @@ Result<SmartAccountService::Activation> SmartAccountService::activate(const stor
                                                  ", whose activation the relayer sends without an owner signature; "
                                                  "omit it");
   }
+  // The deployment waits on the node (all above is local, v0.8's first call included): hold one of the
+  // max_activations_ slots for it, or refuse at once.
+  if (activations_.fetch_add(1, std::memory_order_acq_rel) >= max_activations_) {
+    activations_.fetch_sub(1, std::memory_order_acq_rel);
+    Error busy{ErrorCode::kUnavailable,
+               fmt::format("{} activations are already in progress, the most this signerd runs at once; retry later",
+                           max_activations_),
+               {}};
+    busy.details = {{"maxConcurrentActivations", max_activations_}};
+    return std::unexpected(std::move(busy));
+  }
+  struct Slot {
+    std::atomic<unsigned>& held;
+    ~Slot() { held.fetch_sub(1, std::memory_order_acq_rel); }
+  } slot{activations_};
   auto started = deployer_.deploy(*in_force, account->record, *target, *network, owner_signature, who);
   if (!started) return std::unexpected(started.error());
   out.started = !started->on_chain;

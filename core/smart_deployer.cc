@@ -641,6 +641,17 @@ bool SmartDeployer::follow(const SmartNetworkSet& in_force, const store::SmartAc
     std::lock_guard send_lock(send_lock_for(account.chain_id, *account.deploy_from));
     auto fresh = store_.get_smart_account_network(account.id);
     if (!fresh || !*fresh || (*fresh)->status != "deploying" || (*fresh)->tx_hash != account.tx_hash) return false;
+    // What follows trusts the node's word on the relayer's nonce and the account's code, and may release the fee:
+    // only a node of the transaction's own chain may say. (A reload can point rpc_url at another chain's node; a
+    // receipt, by contrast, names the transaction, which is signed for its chain.)
+    auto node_chain = eth.chain_id();
+    if (!node_chain) return false;  // unreachable now: next pass
+    if (*node_chain != static_cast<std::uint64_t>(account.chain_id)) {
+      spdlog::warn("smart accounts: {} is deploying on {} (chain {}), but its node serves chain {}; nothing is "
+                   "resent or released until the network's rpc_url serves chain {} again",
+                   account.id, account.network, account.chain_id, *node_chain, account.chain_id);
+      return false;
+    }
     auto known = eth.knows_transaction(*hash);
     if (!known || *known) return false;  // unreachable now, or pending: next pass
     auto raw = from_hex(*account.deploy_tx);

@@ -1208,6 +1208,51 @@ TEST_F(SmartAccountsReloadTest, ReloadsDuringRequestsNeverShowHalfAList) {
 }
 
 
+TEST_F(SmartAccountsReloadTest, ADeploymentIsNeverResentOrSettledThroughANodeOfAnotherChain) {
+  FakeNode node(11155111);
+  FakeNode other_chain(1);
+  auto c = daemon_->unix_client();
+  auto key = c.request("POST", "/keys", R"({"scheme":"ECDSA","curve":"secp256k1"})");
+  ASSERT_EQ(key.status, 200) << key.body;
+  const std::string relayer = str(key.json(), "id");
+  auto sepolia_at = [&](const FakeNode& n) {
+    return network_toml("EthereumSepolia", 11155111, "0.7", "5",
+                        "rpc_url = \"" + n.url() + "\"\nrelayer_key_id = \"" + relayer + "\"\n");
+  };
+  reload(reload_section(kBase + sepolia_at(node)));
+  const auto record = create(kOwner);
+  expect_envelope(deposit(record, "5"), 200);
+  node.expect_account(str(by_network(record)["EthereumSepolia"], "aaAddress"));
+  expect_envelope(activate(record, "EthereumSepolia"), 202);
+  ASSERT_EQ(node.sent(), 1);
+
+  // rpc_url now points at a node of chain 1, which knows nothing of the transaction: the watcher must neither
+  // resend it there nor take that node's word to release the fee.
+  const auto line = reload(reload_section(kBase + sepolia_at(other_chain)));
+  EXPECT_NE(line.find("applied smart_accounts.networks (EthereumSepolia: rpc_url=" + other_chain.url() + ")"),
+            std::string::npos)
+      << line;
+  EXPECT_TRUE(await_log("but its node serves chain 1", 2)) << daemon_->log();
+  EXPECT_EQ(other_chain.sent(), 0);
+  auto held = get(record).json().at("data");
+  EXPECT_EQ(str(by_network(held)["EthereumSepolia"], "status"), "deploying");
+  EXPECT_EQ(str(held.at("gasTanks").at(0), "balance"), "0");  // still reserved
+
+  // Back on its own chain's node, the transaction is followed to the end, sent once and charged once.
+  reload(reload_section(kBase + sepolia_at(node)));
+  node.mine();
+  json::value account;
+  for (int i = 0; i < 200; ++i) {
+    account = by_network(get(record).json().at("data"))["EthereumSepolia"];
+    if (str(account, "status") != "deploying") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(str(account, "status"), "deployed") << account << "\n" << daemon_->log();
+  EXPECT_EQ(str(get(record).json().at("data").at("gasTanks").at(0), "balance"), "0");
+  EXPECT_EQ(node.sent(), 1);
+  EXPECT_EQ(other_chain.sent(), 0);
+}
+
 // --- At most max_concurrent_activations wait on nodes at once, so key signing keeps a worker.
 
 // A JSON-RPC endpoint that takes connections (the kernel's backlog) and never answers: every call waits for the
