@@ -13,6 +13,7 @@
 #include "cli/hsm_commands.h"
 #include "cli/identity_commands.h"
 #include "cli/wallet_commands.h"
+#include "common/host.h"
 #include "common/secret.h"
 
 namespace {
@@ -63,6 +64,15 @@ std::optional<DaemonContext> daemon_context(const GlobalOptions& g, const CLI::A
       return std::nullopt;
     }
     token = std::move(*read);
+  }
+  // signerd refuses TCP beyond loopback without TLS, so a plain http:// peer elsewhere is a proxy or an impostor:
+  // it must not get the account's token (nor the user actions signed with it).
+  if (token && !endpoint.is_unix() && !endpoint.tls && !is_loopback_host(endpoint.host)) {
+    std::fprintf(stderr,
+                 "signerctl: refusing to send the --token-file token over plain http:// to %s, which is not "
+                 "loopback; use https:// (signerd serves TCP beyond loopback only with TLS)\n",
+                 endpoint.host.c_str());
+    return std::nullopt;
   }
   if (app.count("--cacert") > 0 && !endpoint.tls) {
     std::fprintf(stderr, "signerctl: --cacert is for https:// URLs\n");

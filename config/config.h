@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/host.h"
 
 namespace signerd::config {
 
@@ -159,8 +160,7 @@ struct HostPort {
 };
 std::optional<HostPort> parse_host_port(std::string_view text);
 
-// Whether a listen.tcp host surely means the loopback interface: "localhost", 127.0.0.0/8, ::1 and ::ffff:127.x.y.z.
-// Any other name counts as not loopback (it could resolve to anything), as do 0.0.0.0 and ::.
-bool is_loopback_host(std::string_view host);
+// Whether a listen.tcp host surely means the loopback interface (common/host.h).
+using signerd::is_loopback_host;
 
 }  // namespace signerd::config

@@ -373,6 +373,19 @@ TEST_F(SignerctlRemoteTest, PlainHttpStillServesReadsAndSignedChanges) {
   const CtlRun not_tls = ctl_checked(tls_args);
   EXPECT_EQ(not_tls.code, 5) << not_tls;
   EXPECT_NE(not_tls.err.find("TLS handshake failed"), std::string::npos) << not_tls;
+
+  // Plain http:// beyond loopback (where signerd never serves without TLS) gets no token: refused before connecting.
+  for (const std::string host : {"192.0.2.10", "signer.example", "[2001:db8::1]"}) {
+    const CtlRun elsewhere = ctl_checked({"--url", "http://" + host + ":8420", "--token-file", sa.token_file.string(),
+                                          "--timeout", "2", "keys", "list"});
+    EXPECT_EQ(elsewhere.code, 2) << elsewhere;
+    EXPECT_NE(elsewhere.err.find("refusing to send the --token-file token over plain http://"), std::string::npos)
+        << elsewhere;
+  }
+  // Loopback spelled otherwise is still loopback.
+  const CtlRun localhost =
+      ctl_checked({"--url", url("http", "localhost"), "--token-file", sa.token_file.string(), "--json", "keys", "list"});
+  EXPECT_EQ(localhost.code, 0) << localhost;
 }
 
 TEST_F(SignerctlRemoteTest, AppsOverTheUrlPointAtTheUnixSocket) {

@@ -22,9 +22,18 @@ build=$1
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok: $*"; }
 skip() { echo "SKIP: $*"; exit 77; }
+# has <regex> <text>, has_fixed <string> <text>: match in text already read. (grep -q in a pipeline stops reading
+# at the first match; under pipefail the writer's SIGPIPE would then turn a match into a failure.)
+has() { grep -e "$1" >/dev/null <<<"$2"; }
+has_fixed() { grep -F -e "$1" >/dev/null <<<"$2"; }
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (systemd-nspawn boots a container)"
 unshare --mount --pid --net --fork true 2>/dev/null || skip "this host cannot make namespaces (no CAP_SYS_ADMIN?)"
+# Everything below runs in a private mount namespace: the bind mount of / made for the container dies with this
+# process, even when it is killed (a ctest timeout) before its cleanup runs, and never shows on the host.
+if [ -z "${SIGNERD_LIVE_PRIVATE_MOUNTS:-}" ]; then
+  SIGNERD_LIVE_PRIVATE_MOUNTS=1 exec unshare --mount --propagation private -- "$0" "$@"
+fi
 command -v systemd-nspawn >/dev/null || fail "systemd-nspawn is missing (scripts/install-deps installs systemd-container)"
 command -v nsenter >/dev/null || fail "nsenter is missing (util-linux)"
 [ -x /lib/systemd/systemd ] || fail "no /lib/systemd/systemd on this host to boot"
@@ -38,7 +47,11 @@ cleanup() {
     for _ in $(seq 1 100); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$nspawn_pid" 2>/dev/null || true
   fi
-  mountpoint -q "$root" && umount "$root"
+  # Never remove the directory while / is still bound under it: rm would walk into the root file system.
+  if mountpoint -q "$root" && ! umount "$root"; then
+    echo "cannot unmount $root; leaving $tmp" >&2
+    return
+  fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -124,7 +137,8 @@ insh 'sed -i -e "s|^module = .*|module = \"/usr/lib/softhsm/libsofthsm2.so\"|" \
              -e "s|^token_label = .*|token_label = \"signerd\"|" /etc/signerd/signerd.toml'
 inside grep -q '^module = "/usr/lib/softhsm/libsofthsm2.so"' /etc/signerd/signerd.toml ||
   fail "no [hsm] module line to edit in the shipped config"
-inside signerd --config /etc/signerd/signerd.toml --check-config | grep -q "configuration OK" || fail "--check-config"
+checked=$(inside signerd --config /etc/signerd/signerd.toml --check-config)
+has "configuration OK" "$checked" || fail "--check-config: $checked"
 ok "§3.1/§4 token 'signerd' initialised, PIN 0600 root as a credential, --check-config OK"
 
 # ---- §5 start: socket activation ---------------------------------------------------------------------------------
@@ -140,10 +154,11 @@ health=$(curl_in http://localhost/healthz)
 pid=$(show MainPID signerd.service)
 [ "$(inside ps -o user= -p "$pid")" = signerd ] || fail "signerd runs as $(inside ps -o user= -p "$pid")"
 [ "$(show StatusText signerd.service)" = Serving ] || fail "StatusText: $(show StatusText signerd.service)"
-journal | grep -q "socket activation" || fail "the journal does not say the socket came from systemd"
-journal | grep -q "signerd ready" || fail "the journal has no 'signerd ready'"
+log=$(journal)
+has "socket activation" "$log" || fail "the journal does not say the socket came from systemd"
+has "signerd ready" "$log" || fail "the journal has no 'signerd ready'"
 [ "$(jq -r .status <<<"$(curl_in http://localhost/readyz)")" = ready ] || fail "/readyz: $(curl_in http://localhost/readyz)"
-curl_in http://localhost/metrics | grep -q '^signerd_' || fail "/metrics has no signerd_ series"
+has '^signerd_' "$(curl_in http://localhost/metrics)" || fail "/metrics has no signerd_ series"
 ok "§5 socket activation: first connection started signerd.service as user signerd; Status=Serving; /healthz /readyz /metrics"
 
 # The sandbox is in force in the running process, and the PIN is nowhere it should not be.
@@ -155,10 +170,10 @@ grep -q '^CapBnd:[[:space:]]*0000000000000000$' <<<"$status" || fail "Capability
 pin=$(inside cat /etc/signerd/hsm.pin)
 [ ${#pin} -ge 32 ] || fail "could not read the PIN back for the leak check"
 for what in cmdline environ; do
-  inside cat /proc/"$pid"/"$what" | tr '\0' '\n' | grep -qF "$pin" && fail "the PIN is in the daemon's $what"
+  has_fixed "$pin" "$(inside cat /proc/"$pid"/"$what" | tr '\0' '\n')" && fail "the PIN is in the daemon's $what"
 done
-journal | grep -qF "$pin" && fail "the PIN is in the journal"
-inside cat /proc/"$pid"/environ | tr '\0' '\n' | grep -q '^CREDENTIALS_DIRECTORY=' ||
+has_fixed "$pin" "$(journal)" && fail "the PIN is in the journal"
+has '^CREDENTIALS_DIRECTORY=' "$(inside cat /proc/"$pid"/environ | tr '\0' '\n')" ||
   fail "no CREDENTIALS_DIRECTORY in the daemon's environment (LoadCredential=)"
 # TCP on loopback (listen.tcp of the shipped config) passes IPAddressAllow=localhost; health is Unix-only by default.
 code=$(inside curl -s -o /dev/null -w '%{http_code}' --max-time 10 http://127.0.0.1:8420/healthz || true)
@@ -181,7 +196,7 @@ if ! inside grep -q "^unix_allowed_uids = \[$alice_uid\]" /etc/signerd/signerd.t
 fi
 inside grep -q "^unix_allowed_uids = \[$alice_uid\]" /etc/signerd/signerd.toml || fail "could not set unix_allowed_uids"
 inside systemctl reload signerd
-wait_for "the reload line in the journal" 100 "journalctl -u signerd -b -o cat | grep -q 'applied.*unix_allowed_uids'"
+wait_for "the reload line in the journal" 100 "journalctl -u signerd -b -o cat | grep 'applied.*unix_allowed_uids' >/dev/null"
 [ "$(show MainPID signerd.service)" = "$pid" ] || fail "reload restarted the daemon"
 key=$(as_alice signerctl --socket /run/signerd/signerd.sock --json keys create --scheme ECDSA --curve secp256k1) ||
   fail "alice's signerctl keys create after reload: $key"
@@ -208,7 +223,7 @@ sleep 5                                                   # 2.5 watchdog periods
 inside kill -STOP "$pid"                                      # its event loop stops sending WATCHDOG=1
 wait_for "the watchdog to restart signerd" 150 \
   "[ \"\$(systemctl show -p NRestarts --value signerd)\" -gt $restarts ] && systemctl is-active -q signerd"
-journal | grep -qi "watchdog timeout" || fail "the journal does not name the watchdog"
+has "[Ww]atchdog timeout" "$(journal)" || fail "the journal does not name the watchdog"
 [ "$(show MainPID signerd.service)" != "$pid" ] || fail "same PID after the watchdog"
 inside rm /etc/systemd/system/signerd.service.d/watchdog-test.conf
 inside systemctl daemon-reload
