@@ -13,6 +13,7 @@
 #include <array>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace signerd {
@@ -40,6 +41,11 @@ constexpr std::optional<LogComponent> log_component_named(std::string_view name)
   }
   return std::nullopt;
 }
+
+// `text` made safe to put between the quotes of a key="value" log field: quotes, backslashes and control
+// characters escaped (\", \\, \n, \xNN), and cut to `max_bytes` with "..." appended. For values a client chose
+// (an error's reason that quotes a credential id or a path), so that no one can forge a line or a field.
+std::string log_quoted(std::string_view text, std::size_t max_bytes = 256);
 
 // The component's logger. Until install_log_sinks() it writes where spdlog's default logger wrote when it was first
 // asked for; its level starts as the default logger's.

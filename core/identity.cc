@@ -60,12 +60,13 @@ Error bad_challenge() { return Error{ErrorCode::kInvalidArgument, "Challenge tok
 // challenge, a credential's key, a username or a name.
 spdlog::logger& identity_log() { return signerd::log(LogComponent::kIdentity); }
 
-// The reason an error carries for the client (details.reason), else its message.
+// The reason an error carries for the client (details.reason), else its message, quoted for a log line (it can
+// quote what the client sent: a credential id, a path).
 std::string reason_of(const Error& e) {
   if (const auto* reason = e.details.if_contains("reason"); reason != nullptr && reason->is_string()) {
-    return std::string(reason->as_string());
+    return log_quoted(reason->as_string());
   }
-  return e.message;
+  return log_quoted(e.message);
 }
 
 // --- JSON documents of the identity objects

@@ -9,6 +9,7 @@
 
 #include "common/hex.h"
 #include "common/ids.h"
+#include "common/log.h"
 #include "common/secret.h"
 #include "common/time_format.h"
 
@@ -85,6 +86,24 @@ TEST(Secret, ComparesInConstantTimeAndWipes) {
   EXPECT_EQ(moved.view(), "hunter2");
   moved.wipe();
   EXPECT_TRUE(moved.empty());
+}
+
+TEST(Log, QuotedValuesCannotEndTheirFieldOrStartALine) {
+  EXPECT_EQ(log_quoted("plain value"), "plain value");
+  EXPECT_EQ(log_quoted("a\"b"), "a\\\"b");                       // a"b -> a\"b
+  EXPECT_EQ(log_quoted("back\\slash"), "back\\\\slash");        // one backslash -> two
+  EXPECT_EQ(log_quoted("line\nstatus=200 forged"), "line\\nstatus=200 forged");
+  EXPECT_EQ(log_quoted(std::string("nul\0\r\x7f", 6)), "nul\\x00\\x0d\\x7f");
+  const std::string escaped = log_quoted("\"\n\x01\\");
+  EXPECT_EQ(escaped.find('\n'), std::string::npos);
+  EXPECT_EQ(escaped.find('\x01'), std::string::npos);
+  for (std::size_t i = 0; i < escaped.size(); ++i) {
+    if (escaped[i] == '"') {
+      EXPECT_TRUE(i > 0 && escaped[i - 1] == '\\') << escaped;
+    }
+  }
+  EXPECT_EQ(log_quoted(std::string(300, 'x'), 10), std::string(10, 'x') + "...");
+  EXPECT_EQ(log_quoted(std::string(10, 'x'), 10), std::string(10, 'x'));
 }
 
 TEST(Secret, FileModesAreCheckedAndTheMessageNamesTheModeToUse) {
