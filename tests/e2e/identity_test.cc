@@ -74,7 +74,9 @@ TEST_F(IdentityTest, ServiceAccountTokensAreJwtsOfThisOrganisation) {
 }
 
 TEST_F(IdentityTest, MissingGarbledExpiredRevokedAndDeactivatedBearersGet401) {
-  start_with("[auth]\nlogin_token_ttl_s = 1\n");
+  // 3 s, not 1: a token's exp is whole seconds after its iat, so a 1 s token issued late in a second may be expired
+  // before a slow (sanitizer) build's next request, and the 200 below would fail for nothing.
+  start_with("[auth]\nlogin_token_ttl_s = 3\n");
   const auto sa = create_service_account(*admin_, "bearer-checks", true);
   auto tcp = daemon_->tcp_client();
   auto get = [&](const std::string& auth) {
@@ -98,10 +100,10 @@ TEST_F(IdentityTest, MissingGarbledExpiredRevokedAndDeactivatedBearersGet401) {
   const std::string swapped = sa.token.substr(0, dot1 + 1) + base64url_encode(as_bytes(body)) + sa.token.substr(dot2);
   expect_error_body(get("Bearer " + swapped), 401);
 
-  // Expired: an end user's login token lives 1 s here.
+  // Expired: an end user's login token lives 3 s here (at least 2 s from when it is issued).
   const auto user = end_user("expiring@example.com");
   EXPECT_EQ(get("Bearer " + user.token).status, 200);
-  std::this_thread::sleep_for(2100ms);
+  std::this_thread::sleep_for(4100ms);
   expect_error_body(get("Bearer " + user.token), 401);
 
   // Deactivated, then active again; revoked (archived) for good.
@@ -115,7 +117,8 @@ TEST_F(IdentityTest, MissingGarbledExpiredRevokedAndDeactivatedBearersGet401) {
 }
 
 TEST_F(IdentityTest, AUserActionIsSingleUseAndValidOnlyForItsRequest) {
-  start_with("[auth]\nuser_action_ttl_s = 1\n");
+  // 3 s: the first user action must outlive the six requests below even in a slow (sanitizer) build.
+  start_with("[auth]\nuser_action_ttl_s = 3\n");
   const auto sa = create_service_account(*admin_, "ua-owner", true);
   const auto other = create_service_account(*admin_, "ua-thief", true);
   auto s = session(sa);
@@ -141,7 +144,7 @@ TEST_F(IdentityTest, AUserActionIsSingleUseAndValidOnlyForItsRequest) {
 
   auto late = s.user_action("POST", "/keys", body);
   ASSERT_TRUE(late.token);
-  std::this_thread::sleep_for(1500ms);
+  std::this_thread::sleep_for(3500ms);
   expect_error_body(s.raw("POST", "/keys", body, with(*late.token)), 403);
   EXPECT_EQ(count("/keys"), 1u);
 }
