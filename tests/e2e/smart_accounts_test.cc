@@ -898,6 +898,16 @@ class SmartAccountsReloadTest : public SmartAccountsTest {
                     "/deposits",
                 json::serialize(json::object{{"amount", amount}}));
   }
+  // `record`'s account on `network` once it is no longer deploying (or as it is after 10 s).
+  json::value settled(const json::value& record, const std::string& network) {
+    json::value account;
+    for (int i = 0; i < 200; ++i) {
+      account = by_network(get(record).json().at("data"))[network];
+      if (str(account, "status") != "deploying") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return account;
+  }
   HttpReply activate(const json::value& record, const std::string& network) {
     return call("POST", "/api/v1/smart-account/" + str(record, "id") + "/accounts/" +
                             str(by_network(record)[network], "id") + "/activate");
@@ -1133,12 +1143,7 @@ TEST_F(SmartAccountsReloadTest, ADeploymentInFlightOnANetworkARemovedIsFollowedT
 
   // Mined: the watcher, following the removed network with the configuration it was sent with, finishes it.
   node.mine();
-  json::value account;
-  for (int i = 0; i < 200; ++i) {
-    account = by_network(get(record).json().at("data"))["EthereumSepolia"];
-    if (str(account, "status") != "deploying") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  const json::value account = settled(record, "EthereumSepolia");
   EXPECT_EQ(str(account, "status"), "deployed") << account << "\n" << daemon_->log();
   EXPECT_EQ(str(get(record).json().at("data").at("gasTanks").at(0), "balance"), "0");
   EXPECT_EQ(node.sent(), 1);
@@ -1241,12 +1246,7 @@ TEST_F(SmartAccountsReloadTest, ADeploymentIsNeverResentOrSettledThroughANodeOfA
   // Back on its own chain's node, the transaction is followed to the end, sent once and charged once.
   reload(reload_section(kBase + sepolia_at(node)));
   node.mine();
-  json::value account;
-  for (int i = 0; i < 200; ++i) {
-    account = by_network(get(record).json().at("data"))["EthereumSepolia"];
-    if (str(account, "status") != "deploying") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  const json::value account = settled(record, "EthereumSepolia");
   EXPECT_EQ(str(account, "status"), "deployed") << account << "\n" << daemon_->log();
   EXPECT_EQ(str(get(record).json().at("data").at("gasTanks").at(0), "balance"), "0");
   EXPECT_EQ(node.sent(), 1);
