@@ -50,10 +50,19 @@ double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
+// Set on a thread while it runs a recovery attempt that is not logged (see logged_attempt()): that attempt's failed
+// calls are not logged either.
+thread_local bool quiet_recovery = false;
+
 // Every failed PKCS#11 call of an Hsm is logged here, once, by function and CKR_ name (never an argument).
 void log_failed_call(std::string_view function, CK_RV rv) {
+  if (quiet_recovery) return;
   hsm_log().warn("hsm call failed function={} rv={}", function, ckr_name(rv));
 }
+
+// While the HSM stays down every request retries recovery. Attempts 1 to 3 of a run of failures are logged, then
+// only attempts 4, 8, 16, ...: the log says the HSM is still down without a burst of lines per request.
+bool logged_attempt(std::uint64_t attempt) { return attempt <= 3 || (attempt & (attempt - 1)) == 0; }
 
 Error failed_call(std::string_view function, CK_RV rv) {
   log_failed_call(function, rv);
@@ -304,11 +313,22 @@ Result<void> Hsm::Impl::recover() {
     std::lock_guard lock(reason_mutex_);
     reason = recovery_reason_.empty() ? "unknown" : recovery_reason_;
   }
-  hsm_log().warn("hsm recovery started attempt={} reason=\"{}\"", attempt, reason);
+  const bool loud = logged_attempt(attempt);
+  struct Quiet {
+    explicit Quiet(bool on) { quiet_recovery = on; }
+    ~Quiet() { quiet_recovery = false; }
+  } quiet(!loud);
+  if (loud) {
+    hsm_log().warn("hsm recovery started attempt={} reason=\"{}\"{}", attempt, reason,
+                   attempt == 3 ? " (while it keeps failing, only attempts 4, 8, 16, ... are logged)" : "");
+  }
   const char* how = "in_place";
   if (auto in_place = recover_in_place(); !in_place) {
     how = "reinitialise";
-    hsm_log().info("hsm recovery re-initialising the module attempt={} why=\"{}\"", attempt, in_place.error().message);
+    if (loud) {
+      hsm_log().info("hsm recovery re-initialising the module attempt={} why=\"{}\"", attempt,
+                     in_place.error().message);
+    }
     stop();
     {
       std::lock_guard lock(keys_mutex_);
@@ -317,8 +337,10 @@ Result<void> Hsm::Impl::recover() {
     }
     generation_.fetch_add(1);
     if (auto started = start(false); !started) {
-      hsm_log().error("hsm recovery failed attempt={} reason=\"{}\" ms={:.1f}", attempt, started.error().message,
-                      ms_since(started_at));
+      if (loud) {
+        hsm_log().error("hsm recovery failed attempt={} reason=\"{}\" ms={:.1f}", attempt, started.error().message,
+                        ms_since(started_at));
+      }
       return fail(ErrorCode::kUnavailable, "HSM recovery failed: " + started.error().message);
     }
   }

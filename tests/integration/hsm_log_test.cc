@@ -175,6 +175,32 @@ TEST_F(HsmLogTest, RecoveryThatFailsIsAnErrorAndAttemptsAreCountedUntilOneSuccee
   EXPECT_EQ(text.find(kPin), std::string::npos) << text;
 }
 
+TEST_F(HsmLogTest, WhileTheHsmStaysDownOnlyAttemptsOneToFourThenPowersOfTwoAreLogged) {
+  auto hsm = open(options());
+  ASSERT_TRUE(hsm);
+  ASSERT_TRUE(hsm->generate_key("key-log-6", Curve::kSecp256k1));
+  set_control("device_error");
+  ASSERT_FALSE(hsm->sign("key-log-6", Curve::kSecp256k1, kDigest));  // fails, flags recovery
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_FALSE(hsm->sign("key-log-6", Curve::kSecp256k1, kDigest));  // recovery attempts 1 to 10 fail
+  }
+  clear_control();
+  ASSERT_TRUE(hsm->sign("key-log-6", Curve::kSecp256k1, kDigest));  // attempt 11 succeeds
+  const auto text = captured_.text();
+  for (int attempt : {1, 2, 3, 4, 8}) {
+    EXPECT_EQ(count(text, "error hsm recovery failed attempt=" + std::to_string(attempt) + " "), 1u)
+        << attempt << "\n" << text;
+  }
+  EXPECT_EQ(count(text, "error hsm recovery failed"), 5u) << text;
+  EXPECT_EQ(count(text, "warning hsm recovery started"), 5u) << text;
+  EXPECT_NE(text.find("only attempts 4, 8, 16, ... are logged"), std::string::npos) << text;
+  // The failed calls of the quiet attempts are not logged either: at most those of the sign and of 5 attempts.
+  const auto calls = count(text, "warning hsm call failed");
+  EXPECT_GE(calls, 5u) << text;
+  EXPECT_LE(calls, 1u + 5u * 3u) << text;
+  EXPECT_NE(text.find("info hsm recovery finished attempt=11 how=reinitialise"), std::string::npos) << text;
+}
+
 TEST_F(HsmLogTest, ALeaseTimeoutIsAWarningWithThePoolsState) {
   auto hsm = open(options(1, 200ms));
   ASSERT_TRUE(hsm);
