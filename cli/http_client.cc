@@ -130,7 +130,14 @@ Result<Socket> connect_tcp(const Endpoint& endpoint, Clock::time_point deadline)
     ~FreeAddrinfo() { ::freeaddrinfo(list); }
   } free_list{found};
   int last_error = ECONNREFUSED;
-  for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
+  bool timed_out = false;
+  std::size_t left = 0;
+  for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) ++left;
+  for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next, --left) {
+    // Each address gets an equal share of the time that is left, so that one that never answers (an IPv6 route
+    // that drops packets, say) does not use it all before a working one is tried.
+    const auto now = Clock::now();
+    const auto slot_deadline = now >= deadline ? deadline : now + (deadline - now) / static_cast<long>(left);
     Socket s(::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol));
     if (s.fd() < 0) {
       last_error = errno;
@@ -141,8 +148,9 @@ Result<Socket> connect_tcp(const Endpoint& endpoint, Clock::time_point deadline)
         last_error = errno;
         continue;
       }
-      if (!wait_for(s.fd(), POLLOUT, deadline)) {
-        return std::unexpected(unreachable(endpoint, "timed out connecting"));
+      if (!wait_for(s.fd(), POLLOUT, slot_deadline)) {
+        timed_out = true;
+        continue;
       }
       int err = 0;
       socklen_t len = sizeof err;
@@ -156,6 +164,7 @@ Result<Socket> connect_tcp(const Endpoint& endpoint, Clock::time_point deadline)
     ::setsockopt(s.fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return s;
   }
+  if (timed_out) return std::unexpected(unreachable(endpoint, "timed out connecting"));
   return std::unexpected(connect_error(endpoint, last_error));
 }
 
