@@ -155,6 +155,10 @@ Result<AssetAccount> AssetAccountService::create(const Principal& who, const Cre
     --pending_;
     return std::unexpected(inserted.error());
   }
+  // The reply is the account as created (Creating), read back before the worker may take it: read after, it
+  // could already be Enabled, depending on which thread ran first.
+  auto stored = store_.get_asset_account(account.id);
+  if (stored && *stored) account = **stored;
   {
     std::lock_guard lock(mutex_);
     queue_.push_back({account.id, false});
@@ -162,8 +166,6 @@ Result<AssetAccount> AssetAccountService::create(const Principal& who, const Cre
   wake_.notify_one();
   api_log().info("asset account created account={} symbol={} public_key={} reused_key={} principal={}", account.id,
                  account.asset_symbol, *account.public_key_id, reused.has_value(), who.id);
-  auto stored = store_.get_asset_account(account.id);
-  if (stored && *stored) account = std::move(**stored);
   return AssetAccount{std::move(account), std::move(reused)};
 }
 
