@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include "hsm/hsm.h"
+#include "tests/support/hsm_options.h"
 #include "tests/support/softhsm_token.h"
 
 namespace signerd::hsm {
@@ -19,13 +20,7 @@ Bytes openssl_hmac(std::span<const std::uint8_t> key, std::span<const std::uint8
 }
 
 std::unique_ptr<Hsm> open(const testing::SoftHsmToken& token) {
-  HsmOptions o;
-  o.module_path = testing::SoftHsmToken::module_path();
-  o.token_label = token.label();
-  o.pin = SecretString(token.pin());
-  auto hsm = Hsm::open(std::move(o));
-  EXPECT_TRUE(hsm) << hsm.error().message;
-  return hsm ? std::move(*hsm) : nullptr;
+  return testing::open_hsm(testing::hsm_options(token));
 }
 
 TEST(HsmHmac, MacEqualsOpenSslsAndSurvivesReopening) {

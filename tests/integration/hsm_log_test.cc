@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "hsm/hsm.h"
 #include "tests/support/captured_log.h"
+#include "tests/support/hsm_options.h"
 #include "tests/support/softhsm_token.h"
 
 namespace signerd::hsm {
@@ -42,19 +43,9 @@ class HsmLogTest : public ::testing::Test {
   void TearDown() override { ::unsetenv("P11FAULT_CONTROL"); }
 
   HsmOptions options(unsigned sessions = 2, std::chrono::milliseconds lease_timeout = 5000ms) {
-    HsmOptions o;
-    o.module_path = SIGNERD_P11FAULT_MODULE;
-    o.token_label = token_.label();
-    o.pin = SecretString(token_.pin());
-    o.sessions = sessions;
-    o.lease_timeout = lease_timeout;
-    return o;
+    return testing::hsm_options(token_, SIGNERD_P11FAULT_MODULE, sessions, lease_timeout);
   }
-  std::unique_ptr<Hsm> open(HsmOptions o) {
-    auto hsm = Hsm::open(std::move(o));
-    if (!hsm) ADD_FAILURE() << "Hsm::open: " << hsm.error().message;
-    return hsm ? std::move(*hsm) : nullptr;
-  }
+  std::unique_ptr<Hsm> open(HsmOptions o) { return testing::open_hsm(std::move(o)); }
   void set_control(const std::string& content) { std::ofstream(control_, std::ios::trunc) << content << "\n"; }
   void clear_control() { std::filesystem::remove(control_); }
   static std::size_t count(const std::string& text, const std::string& what) {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "hsm/ec_encoding.h"
+#include "tests/support/hsm_options.h"
 #include "tests/support/softhsm_token.h"
 
 namespace signerd::hsm {
@@ -147,20 +148,10 @@ class RawToken {
 class HsmTest : public ::testing::Test {
  protected:
   HsmOptions options(unsigned sessions = 2, milliseconds lease_timeout = milliseconds(5000)) {
-    HsmOptions o;
-    o.module_path = testing::SoftHsmToken::module_path();
-    o.token_label = token_.label();
-    o.pin = SecretString(token_.pin());
-    o.sessions = sessions;
-    o.lease_timeout = lease_timeout;
-    return o;
+    return testing::hsm_options(token_, testing::SoftHsmToken::module_path(), sessions, lease_timeout);
   }
 
-  std::unique_ptr<Hsm> open(HsmOptions o) {
-    auto hsm = Hsm::open(std::move(o));
-    if (!hsm) ADD_FAILURE() << "Hsm::open: " << hsm.error().message;
-    return hsm ? std::move(*hsm) : nullptr;
-  }
+  std::unique_ptr<Hsm> open(HsmOptions o) { return testing::open_hsm(std::move(o)); }
 
   testing::SoftHsmToken token_;
 };
