@@ -358,7 +358,7 @@ Result<KeyService::Prepared> KeyService::sign_in_hsm(const Principal& who, std::
   if (ecdsa && to_sign.size() != 32) return fail(ErrorCode::kInvalidArgument, "an ECDSA digest must be 32 bytes");
 
   store::SignatureRecord sig;
-  sig.id = make_entity_id("sig");
+  sig.id = make_ordered_entity_id("sig");
   sig.key_id = key->id;
   sig.requester_user_id = who.id;
   sig.requester_token_id = who.token_id;

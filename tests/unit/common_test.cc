@@ -2,10 +2,12 @@
 
 #include <stdlib.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
+#include <vector>
 
 #include "common/hex.h"
 #include "common/ids.h"
@@ -60,6 +62,36 @@ TEST(EntityIds, HaveDfnsShapeAndAreDistinct) {
     seen.insert(id);
   }
   EXPECT_EQ(seen.size(), 1000u);
+}
+
+TEST(EntityIds, OrderedIdsHaveTheShapeAndSortByCreationTime) {
+  const std::regex shape("^sig-[a-z0-9]{5}-[a-z0-9]{5}-[a-z0-9]{16}$");
+  std::set<std::string> seen;
+  std::vector<std::string> firsts;  // the first id made in each of several milliseconds
+  for (int ms = 0; ms < 5; ++ms) {
+    const auto start = std::chrono::system_clock::now();
+    firsts.push_back(make_ordered_entity_id("sig"));
+    for (int i = 0; i < 200; ++i) {
+      const auto id = make_ordered_entity_id("sig");
+      EXPECT_TRUE(std::regex_match(id, shape)) << id;
+      EXPECT_TRUE(is_entity_id(id, "sig"));
+      seen.insert(id);
+    }
+    while (std::chrono::system_clock::now() - start < std::chrono::milliseconds(2)) {
+    }
+  }
+  EXPECT_EQ(seen.size(), 1000u) << "ids made in the same millisecond must still differ";
+  for (std::size_t i = 1; i < firsts.size(); ++i) {
+    EXPECT_LT(firsts[i - 1], firsts[i]) << "an id made 2 ms later must sort after";
+  }
+  // The time part is milliseconds since 1970 in base 36 (the first 9 symbols, dashes removed).
+  const auto id = make_ordered_entity_id("sig");
+  const std::string time_part = id.substr(4, 5) + id.substr(10, 4);
+  const auto ms = std::stoull(time_part, nullptr, 36);
+  const auto now_ms = static_cast<unsigned long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch()).count());
+  EXPECT_LE(ms, now_ms);
+  EXPECT_GT(ms + 1000, now_ms);
 }
 
 TEST(EntityIds, RejectsMalformed) {
