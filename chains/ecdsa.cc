@@ -10,6 +10,9 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
 
 namespace signerd::chains {
 namespace {
@@ -29,6 +32,54 @@ BnPtr bn_from(std::span<const std::uint8_t> bytes) {
 
 void bn_to32(const BIGNUM* bn, std::array<std::uint8_t, 32>& out) { BN_bn2binpad(bn, out.data(), 32); }
 
+using Uncompressed = std::array<std::uint8_t, 65>;
+
+std::optional<Uncompressed> decompress_secp256k1(std::span<const std::uint8_t> public_key) {
+  secp256k1_pubkey parsed;
+  if (!secp256k1_ec_pubkey_parse(secp256k1_context_static, &parsed, public_key.data(), public_key.size())) {
+    return std::nullopt;
+  }
+  Uncompressed out{};
+  std::size_t len = out.size();
+  secp256k1_ec_pubkey_serialize(secp256k1_context_static, out.data(), &len, &parsed, SECP256K1_EC_UNCOMPRESSED);
+  return out;
+}
+
+std::optional<Uncompressed> decompress_p256(const EC_GROUP* group, std::span<const std::uint8_t> public_key) {
+  PointPtr point(EC_POINT_new(group));
+  Uncompressed out{};
+  if (!point || !EC_POINT_oct2point(group, point.get(), public_key.data(), public_key.size(), nullptr) ||
+      EC_POINT_point2oct(group, point.get(), POINT_CONVERSION_UNCOMPRESSED, out.data(), out.size(), nullptr) !=
+          out.size()) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+// The uncompressed form of a SEC1 public key, or nullopt when it is not a point of the curve. Keys are stored
+// compressed, and decompressing one costs a modular square root (about 15 µs for P-256 with OpenSSL, a fifth of the
+// whole finalisation), so each worker thread remembers the keys it signed with lately. A cache per thread needs no
+// lock; it is cleared when full, which bounds it at kMaxKeys entries of about 100 bytes.
+std::optional<Uncompressed> uncompressed_key(EcCurve curve, const EC_GROUP* p256,
+                                             std::span<const std::uint8_t> public_key) {
+  if (public_key.size() == 65) {
+    if (curve == EcCurve::kSecp256k1) return decompress_secp256k1(public_key);  // checks the point
+    Uncompressed out{};  // P-256: the caller's EC_POINT_oct2point checks it
+    std::copy(public_key.begin(), public_key.end(), out.begin());
+    return out;
+  }
+  constexpr std::size_t kMaxKeys = 1024;
+  thread_local std::unordered_map<std::string, Uncompressed> cache;
+  std::string tag(1, curve == EcCurve::kSecp256k1 ? 'k' : 'r');
+  tag.append(public_key.begin(), public_key.end());
+  if (auto it = cache.find(tag); it != cache.end()) return it->second;
+  auto point = curve == EcCurve::kSecp256k1 ? decompress_secp256k1(public_key) : decompress_p256(p256, public_key);
+  if (!point) return std::nullopt;
+  if (cache.size() >= kMaxKeys) cache.clear();
+  cache.emplace(std::move(tag), *point);
+  return point;
+}
+
 Result<EcdsaSignature> finalize_secp256k1(std::span<const std::uint8_t> digest, std::span<const std::uint8_t> raw_rs,
                                           std::span<const std::uint8_t> public_key) {
   const secp256k1_context* ctx = secp256k1_context_static;
@@ -43,13 +94,8 @@ Result<EcdsaSignature> finalize_secp256k1(std::span<const std::uint8_t> digest, 
   std::copy_n(compact.begin(), 32, out.r.begin());
   std::copy_n(compact.begin() + 32, 32, out.s.begin());
 
-  secp256k1_pubkey expected;
-  if (!secp256k1_ec_pubkey_parse(ctx, &expected, public_key.data(), public_key.size())) {
-    return fail(ErrorCode::kInvalidArgument, "malformed secp256k1 public key");
-  }
-  std::array<std::uint8_t, 33> expected_bytes{};
-  std::size_t len = expected_bytes.size();
-  secp256k1_ec_pubkey_serialize(ctx, expected_bytes.data(), &len, &expected, SECP256K1_EC_COMPRESSED);
+  const auto expected = uncompressed_key(EcCurve::kSecp256k1, nullptr, public_key);
+  if (!expected) return fail(ErrorCode::kInvalidArgument, "malformed secp256k1 public key");
 
   // The recovery id is whichever candidate R recovers our own public key: R.y parity 0 or 1 (2 and 3 need
   // r + n < p, with probability about 2^-127).
@@ -58,10 +104,10 @@ Result<EcdsaSignature> finalize_secp256k1(std::span<const std::uint8_t> digest, 
     if (!secp256k1_ecdsa_recoverable_signature_parse_compact(ctx, &rsig, compact.data(), recid)) continue;
     secp256k1_pubkey recovered;
     if (!secp256k1_ecdsa_recover(ctx, &recovered, &rsig, digest.data())) continue;
-    std::array<std::uint8_t, 33> got{};
-    len = got.size();
-    secp256k1_ec_pubkey_serialize(ctx, got.data(), &len, &recovered, SECP256K1_EC_COMPRESSED);
-    if (got == expected_bytes) {
+    Uncompressed got{};
+    std::size_t len = got.size();
+    secp256k1_ec_pubkey_serialize(ctx, got.data(), &len, &recovered, SECP256K1_EC_UNCOMPRESSED);
+    if (got == *expected) {
       out.recid = recid;
       return out;
     }
@@ -85,8 +131,10 @@ Result<EcdsaSignature> finalize_p256(std::span<const std::uint8_t> digest, std::
   BN_rshift1(half.get(), half.get());
   if (BN_cmp(s.get(), half.get()) > 0) BN_sub(s.get(), n, s.get());
 
+  const auto uncompressed = uncompressed_key(EcCurve::kP256, group, public_key);
   PointPtr q(EC_POINT_new(group));
-  if (!EC_POINT_oct2point(group, q.get(), public_key.data(), public_key.size(), ctx.get())) {
+  if (!uncompressed || !q ||
+      !EC_POINT_oct2point(group, q.get(), uncompressed->data(), uncompressed->size(), ctx.get())) {
     return fail(ErrorCode::kInvalidArgument, "malformed P-256 public key");
   }
   // R = (z/s)·G + (r/s)·Q; the signature verifies when R.x ≡ r (mod n), and R.y's parity is the recovery id.

@@ -137,6 +137,49 @@ TEST_P(FinalizeEcdsa, RejectsMalformedInputs) {
   EXPECT_FALSE(finalize_ecdsa(curve, digest, Bytes(64, 0), key->public_point));  // r = s = 0
 }
 
+// finalize_ecdsa remembers the uncompressed form of compressed keys per thread; a remembered key must still be
+// checked against every signature, and the cache must not carry a key over from one curve to the other.
+TEST_P(FinalizeEcdsa, ARememberedCompressedKeyIsStillCheckedEveryTime) {
+  const EcCurve curve = GetParam();
+  const char* group = curve == EcCurve::kSecp256k1 ? "secp256k1" : "P-256";
+  auto signer = make_key(group);
+  auto other = make_key(group);
+  const auto compressed = compress_point(signer->public_point);
+  ASSERT_TRUE(compressed);
+  for (int i = 0; i < 3; ++i) {
+    std::array<std::uint8_t, 32> digest{};
+    RAND_bytes(digest.data(), 32);
+    auto good = finalize_ecdsa(curve, digest, openssl_sign(*signer, digest), *compressed);
+    ASSERT_TRUE(good) << good.error().message;
+    EXPECT_TRUE(openssl_verify(*signer, digest, *good));
+    auto bad = finalize_ecdsa(curve, digest, openssl_sign(*other, digest), *compressed);
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code, ErrorCode::kInternal);
+  }
+  // The same 33 bytes under the other curve are another point (or none): never the remembered one.
+  const EcCurve other_curve = curve == EcCurve::kSecp256k1 ? EcCurve::kP256 : EcCurve::kSecp256k1;
+  std::array<std::uint8_t, 32> digest{};
+  EXPECT_FALSE(finalize_ecdsa(other_curve, digest, openssl_sign(*signer, digest), *compressed));
+}
+
+TEST_P(FinalizeEcdsa, RejectsACompressedKeyThatIsNotOnTheCurve) {
+  const EcCurve curve = GetParam();
+  auto key = make_key(curve == EcCurve::kSecp256k1 ? "secp256k1" : "P-256");
+  std::array<std::uint8_t, 32> digest{};
+  const Bytes raw = openssl_sign(*key, digest);
+  // About half of all x have no y on the curve; x = 0..63 contains such values for both curves.
+  int refused = 0;
+  for (std::uint8_t x = 0; x < 64; ++x) {
+    Bytes point(33, 0);
+    point[0] = 0x02;
+    point[32] = x;
+    auto r = finalize_ecdsa(curve, digest, raw, point);
+    ASSERT_FALSE(r);  // never our key
+    if (r.error().code == ErrorCode::kInvalidArgument) ++refused;
+  }
+  EXPECT_GT(refused, 0) << "no x in 0..63 was refused as off the curve";
+}
+
 INSTANTIATE_TEST_SUITE_P(Curves, FinalizeEcdsa, ::testing::Values(EcCurve::kSecp256k1, EcCurve::kP256),
                          [](const auto& info) { return info.param == EcCurve::kSecp256k1 ? "secp256k1" : "P256"; });
 
