@@ -412,8 +412,17 @@ Result<std::vector<CK_OBJECT_HANDLE>> Hsm::Impl::find_objects(Lease& lease, std:
 }
 
 Result<Bytes> Hsm::Impl::read_attribute(Lease& lease, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type) {
-  CK_ATTRIBUTE query = attribute(type, nullptr, 0);
+  // One call when the value fits a small buffer (EC points and parameters do): each call can cost the module a
+  // read of the object (SoftHSM's file store re-reads the object's file).
+  std::array<std::uint8_t, 160> small{};
+  CK_ATTRIBUTE query = attribute(type, small.data(), small.size());
   CK_RV rv = lease.p11()->C_GetAttributeValue(lease.session(), object, &query, 1);
+  if (rv == CKR_OK && query.ulValueLen != CK_UNAVAILABLE_INFORMATION && query.ulValueLen <= small.size()) {
+    return Bytes(small.begin(), small.begin() + static_cast<std::ptrdiff_t>(query.ulValueLen));
+  }
+  if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL) return std::unexpected(lease.fail("C_GetAttributeValue", rv));
+  query = attribute(type, nullptr, 0);
+  rv = lease.p11()->C_GetAttributeValue(lease.session(), object, &query, 1);
   if (rv != CKR_OK) return std::unexpected(lease.fail("C_GetAttributeValue", rv));
   if (query.ulValueLen == CK_UNAVAILABLE_INFORMATION) {
     return fail(ErrorCode::kInternal, "C_GetAttributeValue: attribute unavailable");
@@ -527,8 +536,11 @@ Result<Bytes> Hsm::generate_key(std::string_view key_id, Curve curve) {
   // ed25519 is named by OID first (SoftHSM accepts only that); PKCS#11 3.0 also allows the PrintableString.
   for (bool printable_name : {false, true}) {
     const Bytes params = ec_params(curve, printable_name);
+    // The public key object is explicitly not private: it holds nothing secret, and some modules would otherwise
+    // make it private (encrypted at rest, readable only after login). SoftHSM's key-pair default is already false.
     CK_ATTRIBUTE public_template[] = {
         bool_attribute(CKA_TOKEN, true),
+        bool_attribute(CKA_PRIVATE, false),
         bool_attribute(CKA_VERIFY, true),
         attribute(CKA_EC_PARAMS, params.data(), params.size()),
         attribute(CKA_ID, id.data(), id.size()),

@@ -283,6 +283,7 @@ TEST_P(HsmCurveTest, PrivateKeyIsASensitiveNonExtractableTokenObject) {
   ASSERT_NE(public_key, CK_INVALID_HANDLE);
   EXPECT_EQ(raw.flag(public_key, CKA_TOKEN), true);
   EXPECT_EQ(raw.flag(public_key, CKA_VERIFY), true);
+  EXPECT_EQ(raw.flag(public_key, CKA_PRIVATE), false) << "a public key has nothing to hide";  // as the raw bench's
 }
 
 TEST_P(HsmCurveTest, KeySurvivesReopening) {
