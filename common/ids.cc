@@ -21,10 +21,6 @@ bool is_group(std::string_view s) {
   return true;
 }
 
-}  // namespace
-
-namespace {
-
 // Appends `count` uniformly random base-36 characters to `chars`.
 void append_random(std::string& chars, std::size_t count) {
   const std::size_t want = chars.size() + count;

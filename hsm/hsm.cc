@@ -412,8 +412,8 @@ Result<std::vector<CK_OBJECT_HANDLE>> Hsm::Impl::find_objects(Lease& lease, std:
 }
 
 Result<Bytes> Hsm::Impl::read_attribute(Lease& lease, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type) {
-  // One call when the value fits a small buffer (EC points and parameters do): each call can cost the module a
-  // read of the object (SoftHSM's file store re-reads the object's file).
+  // One call when the value fits a small buffer (EC points and parameters do): each call is another trip through
+  // the module and, for SoftHSM's file store, through the object's file.
   std::array<std::uint8_t, 160> small{};
   CK_ATTRIBUTE query = attribute(type, small.data(), small.size());
   CK_RV rv = lease.p11()->C_GetAttributeValue(lease.session(), object, &query, 1);
