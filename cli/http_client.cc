@@ -5,7 +5,10 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 #include <poll.h>
@@ -177,6 +180,62 @@ std::string openssl_reason() {
   return reason ? reason : "error " + std::to_string(ERR_GET_REASON(e));
 }
 
+// What to do when the daemon refused the TLS session over the client certificate, from the alert it sent (TLS 1.3
+// delivers it after the client's side of the handshake, so it can surface on the first read). Empty for other
+// failures.
+std::string client_certificate_hint(unsigned long error, bool have_certificate) {
+  if (ERR_GET_LIB(error) != ERR_LIB_SSL) return {};
+  switch (ERR_GET_REASON(error)) {
+    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+      return " (the daemon requires a client certificate: give one with --cert and --key)";
+    case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+      return have_certificate ? ""
+                              : " (if the daemon requires client certificates, give one with --cert and --key)";
+    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+    case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+      return have_certificate ? " (the daemon did not accept the certificate in --cert: it must be issued by a CA "
+                                "in the daemon's tls_client_ca_file, and be valid now)"
+                              : "";
+    default: return {};
+  }
+}
+
+// OpenSSL must never prompt on the terminal for a passphrase: an encrypted key fails to load instead.
+int no_passphrase(char*, int, int, void*) { return -1; }
+
+// Loads the client certificate chain and its private key into `ctx`, refusing a key file other users can read.
+Result<void> use_client_certificate(SSL_CTX* ctx, const TlsOptions& tls) {
+  const auto bad = [](const std::string& option, const std::string& path, const std::string& why) {
+    return fail(ErrorCode::kInvalidArgument, option + " " + path + ": " + why);
+  };
+  if (::access(tls.cert_file.c_str(), R_OK) != 0) return bad("--cert", tls.cert_file, std::strerror(errno));
+  if (SSL_CTX_use_certificate_chain_file(ctx, tls.cert_file.c_str()) != 1) {
+    ERR_clear_error();
+    return bad("--cert", tls.cert_file, "holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+  }
+  auto pem = read_secret_file(tls.key_file);  // refuses a file other users can read; errors never quote the content
+  if (!pem) return fail(ErrorCode::kInvalidArgument, "--key: " + pem.error().message);
+  const std::string_view text = pem->view();
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())),
+                                                &BIO_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, &no_passphrase, nullptr) : nullptr, &EVP_PKEY_free);
+  ERR_clear_error();  // OpenSSL's reasons could name what it parsed; ours do not
+  if (!key) {
+    return bad("--key", tls.key_file,
+               "holds no unencrypted PEM private key (-----BEGIN PRIVATE KEY-----; decrypt one with openssl pkey)");
+  }
+  if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+    ERR_clear_error();
+    return bad("--key", tls.key_file, "is not the private key of the certificate in --cert " + tls.cert_file);
+  }
+  return {};
+}
+
 bool is_ip_literal(const std::string& host) {
   in6_addr v6;
   in_addr v4;
@@ -332,7 +391,8 @@ class Connection {
     if (err == SSL_ERROR_SYSCALL && errno != 0) {
       return std::unexpected(unreachable(endpoint_, "TLS " + doing + ": " + std::strerror(errno)));
     }
-    return std::unexpected(unreachable(endpoint_, "TLS " + doing + ": " + openssl_reason()));
+    const std::string hint = client_certificate_hint(ERR_peek_last_error(), have_client_certificate());
+    return std::unexpected(unreachable(endpoint_, "TLS " + doing + ": " + openssl_reason() + hint));
   }
 
   // Why SSL_connect failed, in words that say what to do when it is the certificate.
@@ -366,8 +426,12 @@ class Connection {
       ERR_clear_error();
       return unreachable(endpoint_, "TLS handshake failed: " + reason + " (is it serving TLS on that port?)");
     }
+    const std::string hint = client_certificate_hint(ERR_peek_last_error(), have_client_certificate());
+    if (!hint.empty()) return unreachable(endpoint_, "TLS handshake failed: " + openssl_reason() + hint);
     return unreachable(endpoint_, "TLS handshake failed: " + openssl_reason() + " (is it serving TLS on that port?)");
   }
+
+  bool have_client_certificate() const { return SSL_get_certificate(ssl_.get()) != nullptr; }
 
   Socket socket_;
   const Endpoint& endpoint_;
@@ -492,6 +556,12 @@ Result<HttpClient> HttpClient::create(Endpoint endpoint, std::optional<SecretStr
       }
     } else if (SSL_CTX_set_default_verify_paths(context.get()) != 1) {
       return fail(ErrorCode::kInternal, "TLS: cannot load the system's trust store: " + openssl_reason());
+    }
+    if (!tls.cert_file.empty() || !tls.key_file.empty()) {
+      if (tls.cert_file.empty() || tls.key_file.empty()) {
+        return fail(ErrorCode::kInvalidArgument, "a client certificate needs both --cert and --key");
+      }
+      if (auto loaded = use_client_certificate(context.get(), tls); !loaded) return std::unexpected(loaded.error());
     }
   }
   HttpClient client(std::move(endpoint), std::move(bearer_token), timeout, std::move(context));

@@ -41,9 +41,12 @@ struct Endpoint {
   static Result<Endpoint> parse_url(std::string_view url);
 };
 
-// What an https:// client trusts. The default is the system's trust store (OpenSSL's default locations).
+// What an https:// client trusts, and the certificate it presents. The default trust is the system's trust store
+// (OpenSSL's default locations); no client certificate unless one is given.
 struct TlsOptions {
-  std::string ca_file;  // when set: trust only the CA certificates in this PEM file
+  std::string ca_file;    // when set: trust only the CA certificates in this PEM file
+  std::string cert_file;  // with key_file: a PEM client certificate (chain), for daemons with tls_client_ca_file
+  std::string key_file;   // its unencrypted PEM private key, in a file other users cannot read
 };
 
 struct HttpResponse {
@@ -59,7 +62,9 @@ class HttpClient {
  public:
   // `bearer_token`, when set, is sent as "Authorization: Bearer <token>" on every request; the request bytes that
   // carry it are wiped after sending. For an https endpoint the TLS settings are loaded here: kInvalidArgument
-  // naming `tls.ca_file` when it cannot be read or holds no certificate.
+  // naming `tls.ca_file` when it cannot be read or holds no certificate, and naming `tls.cert_file` or
+  // `tls.key_file` when either cannot be read, the key file is readable by other users, or the key is not the
+  // certificate's.
   static Result<HttpClient> create(Endpoint endpoint, std::optional<SecretString> bearer_token,
                                    std::chrono::milliseconds timeout, const TlsOptions& tls = {});
 

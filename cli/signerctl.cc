@@ -29,6 +29,8 @@ struct GlobalOptions {
   std::string token_file;
   std::string token_on_argv;  // refused: only here to say why
   std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
   std::string cred_id;
   std::string credential_key_file;
   bool json = false;
@@ -74,9 +76,11 @@ std::optional<DaemonContext> daemon_context(const GlobalOptions& g, const CLI::A
                  endpoint.host.c_str());
     return std::nullopt;
   }
-  if (app.count("--cacert") > 0 && !endpoint.tls) {
-    std::fprintf(stderr, "signerctl: --cacert is for https:// URLs\n");
-    return std::nullopt;
+  for (const char* tls_only : {"--cacert", "--cert", "--key"}) {
+    if (app.count(tls_only) > 0 && !endpoint.tls) {
+      std::fprintf(stderr, "signerctl: %s is for https:// URLs\n", tls_only);
+      return std::nullopt;
+    }
   }
   std::optional<CredentialSigner> signer;
   if (app.count("--credential-key-file") > 0) {
@@ -88,7 +92,8 @@ std::optional<DaemonContext> daemon_context(const GlobalOptions& g, const CLI::A
     signer = std::move(*loaded);
   }
   const auto timeout = std::chrono::milliseconds(static_cast<long long>(g.timeout_seconds * 1000));
-  auto client = HttpClient::create(std::move(endpoint), std::move(token), timeout, TlsOptions{.ca_file = g.ca_file});
+  auto client = HttpClient::create(std::move(endpoint), std::move(token), timeout,
+                                   TlsOptions{.ca_file = g.ca_file, .cert_file = g.cert_file, .key_file = g.key_file});
   if (!client) {
     std::fprintf(stderr, "signerctl: %s\n", client.error().message.c_str());
     return std::nullopt;
@@ -123,6 +128,16 @@ int main(int argc, char** argv) {
                  "for https:// URLs: trust only the CA certificates in this PEM file (default: the system's trust "
                  "store)")
       ->needs(url_opt);
+  auto* cert_opt = app.add_option("--cert", g.cert_file,
+                                  "for https:// URLs: present this PEM client certificate (chain) to a daemon that "
+                                  "requires one (its tls_client_ca_file)")
+                       ->needs(url_opt);
+  auto* key_opt = app.add_option("--key", g.key_file,
+                                 "the --cert certificate's unencrypted PEM private key, in a file other users cannot "
+                                 "read (mode 0600 or 0640)")
+                      ->needs(url_opt);
+  cert_opt->needs(key_opt);
+  key_opt->needs(cert_opt);
   auto* cred_id_opt = app.add_option("--cred-id", g.cred_id,
                                      "the credential of the --token-file's account (its credId) that signs every "
                                      "change over --url (user-action signing)")

@@ -3,7 +3,8 @@
 // (Dfns user-action signing: --cred-id, --credential-key-file). Checked from the daemon's side too, over its Unix
 // socket: the keys' state and the audit trail, which names the account and the credential behind each change. And
 // the refusals: a CA that did not issue the daemon's certificate, a certificate for another host, a key file other
-// users can read, a change without the credential, a credential the account does not have; apps over --url.
+// users can read, a change without the credential, a credential the account does not have; apps over --url. And a
+// daemon that requires client certificates (tls_client_ca_file): --cert and --key, and what happens without them.
 #include <sys/stat.h>
 
 #include <gtest/gtest.h>
@@ -35,6 +36,11 @@ struct RemoteAccount {
   std::string private_pem;
 };
 
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 void write_private_file(const std::filesystem::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
   ::chmod(path.c_str(), 0600);
@@ -42,9 +48,17 @@ void write_private_file(const std::filesystem::path& path, const std::string& te
 
 class SignerctlRemoteTest : public DaemonFixture {
  protected:
-  // The daemon with TLS on TCP, serving the certificate `server` of pki_.
-  void start_tls(const std::string& server = "server") {
-    start({.listen_config = pki_.listen_config(/*client_ca=*/false, server)});
+  // The daemon with TLS on TCP, serving the certificate `server` of pki_; with `client_ca`, it requires client
+  // certificates issued by pki_'s "ca".
+  void start_tls(const std::string& server = "server", bool client_ca = false) {
+    start({.listen_config = pki_.listen_config(client_ca, server)});
+  }
+
+  // pki_'s client certificate `name` and a copy of its key in a file only we can read, as --cert/--key arguments.
+  std::vector<std::string> client_certificate(const std::string& name, const std::string& key_of = "") {
+    const auto key_file = scratch_.path() / (name + "-client.key");
+    write_private_file(key_file, read_text(pki_.key(key_of.empty() ? name : key_of)));
+    return {"--cert", pki_.cert(name).string(), "--key", key_file.string()};
   }
   std::string url(const std::string& scheme = "https", const std::string& host = "127.0.0.1") const {
     return scheme + "://" + host + ":" + std::to_string(daemon_->port());
@@ -279,6 +293,84 @@ TEST_F(SignerctlRemoteTest, ACredentialKeyFileOthersCanReadIsRefused) {
   const CtlRun group_readable = remote(sa, create);
   EXPECT_EQ(group_readable.code, 0) << group_readable;
   EXPECT_EQ(key_count(), 1u);
+}
+
+TEST_F(SignerctlRemoteTest, AClientCertificateOpensADaemonThatRequiresOne) {
+  start_tls("server", /*client_ca=*/true);
+  const auto sa = make_account("remote-mtls", TestCredential::p256());
+  const std::vector<std::string> create{"--json", "keys", "create", "--scheme", "ECDSA", "--curve", "secp256k1"};
+
+  auto with_cert = client_certificate("client");
+  with_cert.insert(with_cert.end(), create.begin(), create.end());
+  const CtlRun created = remote(sa, with_cert);
+  ASSERT_EQ(created.code, 0) << created;
+  const auto key = json::parse(created.out);
+  EXPECT_EQ(str(key, "status"), "Active") << created.out;
+  auto list = client_certificate("client");
+  list.insert(list.end(), {"--json", "keys", "list"});
+  const CtlRun listed = remote(sa, list);
+  ASSERT_EQ(listed.code, 0) << listed;
+  EXPECT_NE(listed.out.find(str(key, "id")), std::string::npos) << listed;
+
+  // Without a certificate: refused by the daemon, and signerctl says which options are missing.
+  const CtlRun without = remote(sa, create);
+  EXPECT_EQ(without.code, 5) << without;
+  EXPECT_NE(without.err.find("give one with --cert and --key"), std::string::npos) << without;
+
+  // A certificate from a CA the daemon does not trust for clients: refused, saying so.
+  auto rogue = client_certificate("rogue-client");
+  rogue.insert(rogue.end(), create.begin(), create.end());
+  const CtlRun refused = remote(sa, rogue);
+  EXPECT_EQ(refused.code, 5) << refused;
+  EXPECT_NE(refused.err.find("did not accept the certificate in --cert"), std::string::npos) << refused;
+
+  EXPECT_EQ(key_count(), 1u);
+  const auto changes = changes_by(sa.user_id);
+  ASSERT_TRUE(changes.contains("POST /keys")) << created;
+  EXPECT_EQ(changes.at("POST /keys"), sa.cred_id);
+}
+
+TEST_F(SignerctlRemoteTest, AClientKeyThatIsUnsafeOrNotTheCertificatesIsRefusedBeforeConnecting) {
+  start_tls("server", /*client_ca=*/true);
+  const auto sa = make_account("remote-mtls-key", TestCredential::p256());
+  secrets_.push_back(read_text(pki_.key("client")));
+  secrets_.push_back(read_text(pki_.key("rogue-client")));
+  const std::vector<std::string> create{"keys", "create", "--scheme", "ECDSA", "--curve", "secp256k1"};
+
+  // A key file others can read.
+  auto readable = client_certificate("client");
+  ::chmod(readable[3].c_str(), 0644);
+  readable.insert(readable.end(), create.begin(), create.end());
+  const CtlRun r1 = remote(sa, readable);
+  EXPECT_EQ(r1.code, 2) << r1;
+  EXPECT_NE(r1.err.find("--key"), std::string::npos) << r1;
+  EXPECT_NE(r1.err.find("readable by other users"), std::string::npos) << r1;
+
+  // Another certificate's key.
+  auto mismatched = client_certificate("client", /*key_of=*/"rogue-client");
+  mismatched.insert(mismatched.end(), create.begin(), create.end());
+  const CtlRun r2 = remote(sa, mismatched);
+  EXPECT_EQ(r2.code, 2) << r2;
+  EXPECT_NE(r2.err.find("is not the private key of the certificate in --cert"), std::string::npos) << r2;
+
+  // Not a certificate, or not a key.
+  auto swapped = client_certificate("client");
+  std::swap(swapped[1], swapped[3]);
+  ::chmod(swapped[1].c_str(), 0600);
+  swapped.insert(swapped.end(), create.begin(), create.end());
+  const CtlRun r3 = remote(sa, swapped);
+  EXPECT_EQ(r3.code, 2) << r3;
+  EXPECT_NE(r3.err.find("--cert " + swapped[1] + ": holds no PEM certificate"), std::string::npos) << r3;
+
+  // --cert needs --key (and the other way round), and both are for https.
+  const auto cert_only = client_certificate("client");
+  EXPECT_EQ(ctl_checked({"--url", url(), "--cert", cert_only[1], "status"}).code, 2);
+  EXPECT_EQ(ctl_checked({"--url", url(), "--key", cert_only[3], "status"}).code, 2);
+  const CtlRun plain = ctl_checked({"--url", url("http"), "--cert", cert_only[1], "--key", cert_only[3], "status"});
+  EXPECT_EQ(plain.code, 2) << plain;
+  EXPECT_NE(plain.err.find("--cert is for https:// URLs"), std::string::npos) << plain;
+
+  EXPECT_EQ(key_count(), 0u);
 }
 
 TEST_F(SignerctlRemoteTest, AChangeWithoutTheCredentialIsRefusedNamingTheOptions) {
