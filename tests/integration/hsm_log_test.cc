@@ -6,9 +6,6 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -18,6 +15,7 @@
 #include "hsm/hsm.h"
 #include "tests/support/captured_log.h"
 #include "tests/support/hsm_options.h"
+#include "tests/support/p11_fault.h"
 #include "tests/support/softhsm_token.h"
 
 namespace signerd::hsm {
@@ -34,20 +32,14 @@ const Bytes kDigest(32, 0x42);
 
 class HsmLogTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    log(LogComponent::kHsm).set_level(spdlog::level::debug);
-    control_ = token_.dir() / "p11fault.control";
-    ::setenv("P11FAULT_CONTROL", control_.c_str(), 1);
-    ::setenv("P11FAULT_REAL_MODULE", testing::SoftHsmToken::module_path().c_str(), 1);
-  }
-  void TearDown() override { ::unsetenv("P11FAULT_CONTROL"); }
+  void SetUp() override { log(LogComponent::kHsm).set_level(spdlog::level::debug); }
 
   HsmOptions options(unsigned sessions = 2, std::chrono::milliseconds lease_timeout = 5000ms) {
     return testing::hsm_options(token_, SIGNERD_P11FAULT_MODULE, sessions, lease_timeout);
   }
   std::unique_ptr<Hsm> open(HsmOptions o) { return testing::open_hsm(std::move(o)); }
-  void set_control(const std::string& content) { std::ofstream(control_, std::ios::trunc) << content << "\n"; }
-  void clear_control() { std::filesystem::remove(control_); }
+  void set_control(const std::string& content) { faults_.set(content); }
+  void clear_control() { faults_.clear(); }
   static std::size_t count(const std::string& text, const std::string& what) {
     std::size_t n = 0;
     for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
@@ -56,7 +48,7 @@ class HsmLogTest : public ::testing::Test {
 
   CapturedLog captured_;
   testing::SoftHsmToken token_{"hsm-log", kPin, "so-pin-4242"};
-  std::filesystem::path control_;
+  testing::P11FaultControl faults_{token_};
 };
 
 TEST_F(HsmLogTest, StartLogsTheModuleAndTheLoginOnceAtInfoAndNeverThePin) {

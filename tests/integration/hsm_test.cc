@@ -15,15 +15,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <thread>
 #include <vector>
 
 #include "hsm/ec_encoding.h"
 #include "tests/support/hsm_options.h"
+#include "tests/support/p11_fault.h"
 #include "tests/support/softhsm_token.h"
 
 namespace signerd::hsm {
@@ -514,22 +512,13 @@ TEST(EcParamsTest, NamesTheCurves) {
 // Faults injected with the signerd_p11fault wrapper around SoftHSM.
 class HsmFaultTest : public HsmTest {
  protected:
-  void SetUp() override {
-    control_ = token_.dir() / "p11fault.control";
-    ::setenv("P11FAULT_CONTROL", control_.c_str(), 1);
-    ::setenv("P11FAULT_REAL_MODULE", testing::SoftHsmToken::module_path().c_str(), 1);
-  }
-  void TearDown() override { ::unsetenv("P11FAULT_CONTROL"); }
-
   HsmOptions fault_options(unsigned sessions = 2, milliseconds lease_timeout = milliseconds(5000)) {
-    HsmOptions o = options(sessions, lease_timeout);
-    o.module_path = SIGNERD_P11FAULT_MODULE;
-    return o;
+    return testing::hsm_options(token_, SIGNERD_P11FAULT_MODULE, sessions, lease_timeout);
   }
-  void set_control(const std::string& content) { std::ofstream(control_, std::ios::trunc) << content << "\n"; }
-  void clear_control() { std::filesystem::remove(control_); }
+  void set_control(const std::string& content) { faults_.set(content); }
+  void clear_control() { faults_.clear(); }
 
-  std::filesystem::path control_;
+  testing::P11FaultControl faults_{token_};
 };
 
 TEST_F(HsmFaultTest, GeneratingTheSameIdConcurrentlyConflicts) {
