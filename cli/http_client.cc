@@ -5,10 +5,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/bio.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 #include <poll.h>
@@ -24,6 +21,8 @@
 #include <cstring>
 #include <memory>
 #include <utility>
+
+#include "cli/private_key_file.h"
 
 namespace signerd::cli {
 namespace {
@@ -204,9 +203,6 @@ std::string client_certificate_hint(unsigned long error, bool have_certificate) 
   }
 }
 
-// OpenSSL must never prompt on the terminal for a passphrase: an encrypted key fails to load instead.
-int no_passphrase(char*, int, int, void*) { return -1; }
-
 // Loads the client certificate chain and its private key into `ctx`, refusing a key file other users can read.
 Result<void> use_client_certificate(SSL_CTX* ctx, const TlsOptions& tls) {
   const auto bad = [](const std::string& option, const std::string& path, const std::string& why) {
@@ -217,19 +213,9 @@ Result<void> use_client_certificate(SSL_CTX* ctx, const TlsOptions& tls) {
     ERR_clear_error();
     return bad("--cert", tls.cert_file, "holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
   }
-  auto pem = read_secret_file(tls.key_file);  // refuses a file other users can read; errors never quote the content
-  if (!pem) return fail(ErrorCode::kInvalidArgument, "--key: " + pem.error().message);
-  const std::string_view text = pem->view();
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())),
-                                                &BIO_free);
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
-      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, &no_passphrase, nullptr) : nullptr, &EVP_PKEY_free);
-  ERR_clear_error();  // OpenSSL's reasons could name what it parsed; ours do not
-  if (!key) {
-    return bad("--key", tls.key_file,
-               "holds no unencrypted PEM private key (-----BEGIN PRIVATE KEY-----; decrypt one with openssl pkey)");
-  }
-  if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+  auto key = read_private_key_file("--key", tls.key_file);
+  if (!key) return std::unexpected(key.error());
+  if (SSL_CTX_use_PrivateKey(ctx, key->get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
     ERR_clear_error();
     return bad("--key", tls.key_file, "is not the private key of the certificate in --cert " + tls.cert_file);
   }

@@ -1,11 +1,9 @@
 #include "cli/user_action.h"
 
-#include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
@@ -14,6 +12,7 @@
 #include <array>
 #include <utility>
 
+#include "cli/private_key_file.h"
 #include "common/hex.h"
 
 namespace signerd::cli {
@@ -21,15 +20,9 @@ namespace {
 
 namespace json = boost::json;
 
-struct BioFree {
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
 struct MdCtxFree {
   void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
 };
-
-// OpenSSL must never prompt on the terminal for a passphrase: an encrypted key fails to load instead.
-int no_passphrase(char*, int, int, void*) { return -1; }
 
 Error bad_key_file(const std::string& path, const std::string& why) {
   return Error{ErrorCode::kInvalidArgument, "--credential-key-file " + path + ": " + why, {}};
@@ -75,28 +68,11 @@ bool user_action_required(std::string_view method, std::string_view path) {
 }
 
 Result<CredentialSigner> CredentialSigner::load(const std::string& key_file, std::string cred_id) {
-  auto pem = read_secret_file(key_file);  // refuses a file other users can read; errors never quote the content
-  if (!pem) return fail(ErrorCode::kInvalidArgument, "--credential-key-file: " + pem.error().message);
-  const std::string_view text = pem->view();
-  if (text.find("ENCRYPTED") != std::string_view::npos) {
-    return std::unexpected(
-        bad_key_file(key_file,
-                     "the private key is encrypted; signerctl takes an unencrypted PEM key (openssl pkey -in KEY -out "
-                     "NEW) in a file only its owner can read"));
-  }
-  if (text.find("PRIVATE KEY-----") == std::string_view::npos) {
-    return std::unexpected(bad_key_file(
-        key_file, text.find("PUBLIC KEY-----") != std::string_view::npos
-                      ? "holds a public key; give the credential's private key (the public key is the daemon's)"
-                      : "is not a PEM private key (-----BEGIN PRIVATE KEY-----)"));
-  }
-  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-  EVP_PKEY* raw = bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, &no_passphrase, nullptr) : nullptr;
-  ERR_clear_error();  // OpenSSL's reasons could name what it parsed; ours do not
-  if (raw == nullptr) return std::unexpected(bad_key_file(key_file, "OpenSSL cannot read the PEM private key in it"));
+  auto key = read_private_key_file("--credential-key-file", key_file);
+  if (!key) return std::unexpected(key.error());
   CredentialSigner signer;
-  signer.key_.reset(raw, &EVP_PKEY_free);
-  auto kind = credential_kind(raw);
+  signer.key_ = std::move(*key);
+  auto kind = credential_kind(signer.key_.get());
   if (!kind) {
     return std::unexpected(
         bad_key_file(key_file, "unsupported key type (credentials are EC P-256 or secp256k1, Ed25519 or RSA keys)"));
